@@ -1,0 +1,61 @@
+# Introduction to Large Language Models: the course's commands.
+#   make run     set up .venv on first use, execute every notebook, summary in build/
+#   make test    ruff, unit tests, nbval over every notebook
+#   make lab     JupyterLab on the course
+# Offline by default: the bundled all-MiniLM-L6-v2 and the Rotten Tomatoes files in
+# COURSE_DATA_DIR. Online learners can `make run HF_HUB_OFFLINE=0 COURSE_DATA_DIR=`.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+
+export COURSE_DATA_DIR ?= $(abspath ../shared/data/rotten_tomatoes)
+export HF_HUB_OFFLINE ?= 1
+export COURSE_CACHE_DIR ?= $(abspath build/cache)
+export MPLBACKEND ?= Agg
+export PYTHONHASHSEED ?= 0
+
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	--nbval-cell-timeout=1800
+
+.PHONY: help install run test lint unit nbval lab bench clean
+
+help:
+	@sed -n '1,8p' Makefile
+
+# The venv is rebuilt when pyproject.toml changes. torch comes first, pinned, from the CPU
+# wheel: a bare torch requirement would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m course_utils.runner
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check course_utils tests bench
+
+unit: install
+	$(PY) -m pytest tests -q
+
+nbval: install
+	$(PY) -m pytest $(NBVAL_FLAGS) notebooks -q
+
+test: lint unit nbval
+
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,206 @@
+"""Rotten Tomatoes sentence-polarity data, loaded the same way online and offline.
+
+Taught in notebooks 00 (a first look), 03/04 (embeddings, topics) and 05 (classification).
+
+Resolution order of :func:`load_rotten_tomatoes`:
+
+1. an explicit folder (``source=...``) or the ``COURSE_DATA_DIR`` environment variable,
+   a folder holding ``rt-polarity.pos`` and ``rt-polarity.neg`` (Pang & Lee, v1.0);
+2. the ``rotten_tomatoes`` dataset on the Hugging Face Hub;
+3. otherwise a :class:`DataError` that says how to provide the data.
+
+The local files are split exactly as the Hub does (80/10/10 per class, positives first),
+so ``load_rotten_tomatoes()`` returns the same rows in the same order from either source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+DATA_ENV_VAR = "COURSE_DATA_DIR"
+HUB_DATASET = "rotten_tomatoes"
+POS_FILE = "rt-polarity.pos"
+NEG_FILE = "rt-polarity.neg"
+CHECKSUM_FILE = "SHA256SUMS"
+LABEL_NAMES = ("neg", "pos")
+SPLIT_SIZES = {"train": 8530, "validation": 1066, "test": 1066}
+
+FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
+
+_HOW_TO = (
+    "Provide the data in one of two ways: (1) pass a folder holding rt-polarity.pos and "
+    f"rt-polarity.neg, e.g. load_rotten_tomatoes('path/to/rotten_tomatoes'), or set "
+    f"{DATA_ENV_VAR} to that folder; (2) go online so that the Hugging Face Hub dataset "
+    f"'{HUB_DATASET}' can be downloaded."
+)
+
+
+class DataError(RuntimeError):
+    """The course data is missing, corrupt or malformed. The message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the Rotten Tomatoes data comes from: ``kind`` is ``"folder"`` or ``"hub"``."""
+
+    kind: str
+    location: str
+    via: str = ""  # "argument", the environment variable's name, or "" for the Hub
+
+    def describe(self) -> str:
+        """One line for printouts: ``Rotten Tomatoes (local files .../rt, COURSE_DATA_DIR)``.
+
+        Only the folder's last part is shown so that printed results do not depend on where a
+        machine keeps the data; :attr:`location` has the full path.
+        """
+        if self.kind == "folder":
+            return f"Rotten Tomatoes (local files .../{Path(self.location).name}, {self.via})"
+        return f"Rotten Tomatoes (Hugging Face Hub: {self.location})"
+
+
+def resolve_data_source(source: str | os.PathLike[str] | None = None) -> DataSource:
+    """Decide where the data comes from, without reading it.
+
+    An explicit ``source`` wins, then ``$COURSE_DATA_DIR``, then the Hub.
+    """
+    if source is not None:
+        return DataSource("folder", str(Path(source).expanduser()), "argument")
+    env = os.environ.get(DATA_ENV_VAR, "").strip()
+    if env:
+        return DataSource("folder", str(Path(env).expanduser()), DATA_ENV_VAR)
+    return DataSource("hub", HUB_DATASET)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksums(folder: Path) -> bool:
+    """Check the class files against ``folder/SHA256SUMS`` when that file exists.
+
+    Returns ``True`` if checksums were verified, ``False`` if there is no checksum file.
+    Raises :class:`DataError` on a mismatch or a malformed checksum file.
+    """
+    sums_path = folder / CHECKSUM_FILE
+    if not sums_path.is_file():
+        return False
+    expected: dict[str, str] = {}
+    for lineno, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise DataError(
+                f"{sums_path}:{lineno}: expected '<sha256>  <file name>', got {line!r}."
+            )
+        expected[parts[1].lstrip("*")] = parts[0].lower()
+    for name in (POS_FILE, NEG_FILE):
+        if name not in expected:
+            continue
+        actual = _sha256(folder / name)
+        if actual != expected[name]:
+            raise DataError(
+                f"Checksum mismatch for {folder / name}: SHA256 is {actual}, "
+                f"{sums_path} expects {expected[name]}. The file is corrupt or was edited; "
+                "restore the original copy."
+            )
+    return True
+
+
+def read_sentences(path: Path) -> list[str]:
+    """Read one sentence per line (UTF-8), stripped; fail on undecodable bytes or empty lines."""
+    if not path.is_file():
+        raise DataError(f"Missing data file {path}. {_HOW_TO}")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: bytes at offset {err.start} (line {line}) are not valid UTF-8. "
+            "The course reads the UTF-8 copy of the data; re-encode the file as UTF-8 "
+            "(the original distribution is Latin-1: iconv -f latin1 -t utf-8)."
+        ) from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last sentence, it is not an empty line
+    sentences = [line.strip() for line in lines]
+    empty = [i for i, s in enumerate(sentences, 1) if not s]
+    if empty:
+        shown = ", ".join(map(str, empty[:5])) + (" ..." if len(empty) > 5 else "")
+        raise DataError(
+            f"{path}: {len(empty)} empty line(s) (line {shown}); every line must hold one sentence."
+        )
+    if not sentences:
+        raise DataError(f"{path} holds no sentences.")
+    return sentences
+
+
+def split_polarity(pos: list[str], neg: list[str]) -> DatasetDict:
+    """Split the two class lists exactly as the Hub's ``rotten_tomatoes`` dataset does.
+
+    With ``n`` sentences per class, the cut points are ``int(0.8 n + 0.5)`` and
+    ``int(0.9 n + 0.5)``; each split holds the positives first, then the negatives.
+    """
+    if len(pos) != len(neg):
+        raise DataError(
+            f"The class files differ in length ({POS_FILE}: {len(pos)} sentences, "
+            f"{NEG_FILE}: {len(neg)}); the balanced Rotten Tomatoes split needs equal counts. "
+            "A file is truncated or has extra lines."
+        )
+    n = len(pos)
+    i1, i2 = int(n * 0.8 + 0.5), int(n * 0.9 + 0.5)
+    bounds = {"train": (0, i1), "validation": (i1, i2), "test": (i2, n)}
+    splits = {}
+    for name, (lo, hi) in bounds.items():
+        texts = pos[lo:hi] + neg[lo:hi]
+        labels = [1] * (hi - lo) + [0] * (hi - lo)
+        splits[name] = Dataset.from_dict({"text": texts, "label": labels}, features=FEATURES)
+    return DatasetDict(splits)
+
+
+def load_from_folder(folder: str | os.PathLike[str]) -> DatasetDict:
+    """Load and split ``rt-polarity.pos``/``.neg`` from ``folder``, verifying checksums."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise DataError(f"Data folder {path} does not exist. {_HOW_TO}")
+    missing = [name for name in (POS_FILE, NEG_FILE) if not (path / name).is_file()]
+    if missing:
+        raise DataError(f"Data folder {path} lacks {', '.join(missing)}. {_HOW_TO}")
+    verify_checksums(path)
+    return split_polarity(read_sentences(path / POS_FILE), read_sentences(path / NEG_FILE))
+
+
+def _load_from_hub() -> DatasetDict:
+    from datasets import load_dataset
+
+    try:
+        ds = load_dataset(HUB_DATASET)
+    except Exception as err:  # the Hub raises many types (connection, offline, not found)
+        raise DataError(
+            f"Could not load '{HUB_DATASET}' from the Hugging Face Hub "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {_HOW_TO}"
+        ) from None
+    return DatasetDict({name: ds[name].cast(FEATURES) for name in SPLIT_SIZES})
+
+
+def load_rotten_tomatoes(source: str | os.PathLike[str] | None = None) -> DatasetDict:
+    """Load Rotten Tomatoes as ``DatasetDict(train/validation/test)``.
+
+    Splits have 8,530 / 1,066 / 1,066 rows with features ``text`` (string) and ``label``
+    (``ClassLabel(["neg", "pos"])``), rows in the Hub's order. ``source`` is a folder with
+    the Pang & Lee files; when ``None`` the folder in ``$COURSE_DATA_DIR`` is used, else
+    the Hub. Raises :class:`DataError` with instructions when the data is missing or bad.
+    """
+    where = resolve_data_source(source)
+    ds = load_from_folder(where.location) if where.kind == "folder" else _load_from_hub()
+    return ds

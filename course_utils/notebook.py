@@ -1,0 +1,177 @@
+"""One setup call per notebook, and the results each notebook reports.
+
+Every notebook starts with ``env = setup()``: it seeds Python, NumPy and PyTorch, picks the
+device, quiets library logs, sets the plot style and prints versions plus the model and data
+sources that the notebook's results come from. Notebooks end with :func:`record_results`,
+which prints the headline numbers with their model and data and, when the course runner sets
+``COURSE_RESULTS_DIR``, saves them for the summary under ``build/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import random
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from course_utils import __version__
+from course_utils.data import DataSource, resolve_data_source
+from course_utils.models import EncoderChoice, resolve_encoder
+
+DEFAULT_SEED = 42
+RESULTS_ENV_VAR = "COURSE_RESULTS_DIR"
+
+
+@dataclass(frozen=True)
+class CourseEnv:
+    """What :func:`setup` decided: seed, device, and the model and data every result uses."""
+
+    seed: int
+    device: torch.device
+    model: EncoderChoice
+    data: DataSource
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> None:
+    """Seed ``random``, NumPy and PyTorch (all devices) so that reruns give the same numbers."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - libraries (umap, sklearn) draw from the global RNG
+    torch.manual_seed(seed)  # also seeds CUDA and MPS generators
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """The best available device: ``cuda``, then Apple ``mps``, then ``cpu``.
+
+    ``prefer`` (or ``$COURSE_DEVICE``) forces one, e.g. ``"cpu"`` for exact reproducibility.
+    """
+    prefer = prefer or os.environ.get("COURSE_DEVICE") or None
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def quiet_logs() -> None:
+    """Silence the chatter of transformers, datasets and friends (errors still show)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in (
+        "transformers",
+        "datasets",
+        "sentence_transformers",
+        "huggingface_hub",
+        "BERTopic",
+        "numba",
+        "matplotlib",
+        "urllib3",
+    ):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is a hard dependency
+        pass
+    try:
+        import datasets
+
+        datasets.logging.set_verbosity_error()
+        datasets.disable_progress_bars()
+    except ImportError:  # pragma: no cover
+        pass
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def set_plot_style() -> None:
+    """A readable, consistent matplotlib style for every figure in the course."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (7.0, 4.0),
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 10,
+        }
+    )
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries whose behaviour the course depends on."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "course_utils": __version__}
+    for pkg in ("torch", "transformers", "datasets", "sentence-transformers", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def setup(
+    seed: int = DEFAULT_SEED,
+    *,
+    device: str | None = None,
+    verbose: bool = True,
+    threads: int | None = None,
+) -> CourseEnv:
+    """Prepare a notebook: seed, pick the device, quiet logs, set the plot style.
+
+    Prints the versions, the device, and the model and data sources that every result in the
+    notebook comes from. ``threads`` caps PyTorch's CPU threads (``$COURSE_THREADS``).
+    Returns a :class:`CourseEnv`.
+    """
+    quiet_logs()
+    set_plot_style()
+    seed_everything(seed)
+    threads = threads or int(os.environ.get("COURSE_THREADS", "0")) or None
+    if threads:
+        torch.set_num_threads(threads)
+    env = CourseEnv(
+        seed=seed, device=pick_device(device), model=resolve_encoder(), data=resolve_data_source()
+    )
+    if verbose:
+        print(" | ".join(f"{k} {v}" for k, v in versions().items()))
+        print(f"device: {env.device} ({torch.get_num_threads()} CPU threads) | seed: {seed}")
+        print(env.model.describe())
+        print(f"data: {env.data.describe()} at {env.data.location}")
+    return env
+
+
+def record_results(notebook: str, *, model: str, data: str, **numbers: Any) -> None:
+    """Print a notebook's headline numbers with the model and data that produced them.
+
+    When ``$COURSE_RESULTS_DIR`` is set (the course runner sets it), also writes
+    ``<notebook>.json`` there for the summary in ``build/``.
+    """
+    if not model or not data:
+        raise ValueError("record_results needs the model and data that produced the numbers.")
+    record = {"notebook": notebook, "model": model, "data": data, "results": numbers}
+    print(f"Results of {notebook}  (model: {model}; data: {data})")
+    for key, value in numbers.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"  {key:<28} {shown}")
+    out_dir = os.environ.get(RESULTS_ENV_VAR)
+    if out_dir:
+        path = Path(out_dir) / f"{notebook}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")

@@ -1,0 +1,154 @@
+"""Execute the course's notebooks top to bottom and summarise what each produced.
+
+``python -m course_utils.runner`` (what ``make run`` calls) executes every notebook in
+``notebooks/`` in order, writes the executed copies to ``build/notebooks/`` and a summary to
+``build/results.md`` and ``build/results.json``: per notebook its wall time and the headline
+numbers it reported through :func:`course_utils.notebook.record_results`, with the model and
+data that produced them.
+
+``--inplace`` refreshes the committed notebooks' outputs instead (what maintainers run
+before committing a notebook), after which volatile metadata is stripped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from course_utils.notebook import RESULTS_ENV_VAR
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+BUILD_DIR = ROOT / "build"
+CELL_TIMEOUT_S = 1800
+KERNEL_NAME = "python3"
+
+
+@dataclass
+class NotebookRun:
+    """The outcome of executing one notebook."""
+
+    notebook: str
+    seconds: float
+    ok: bool
+    error: str = ""
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def discover(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The course notebooks, in teaching order (``NN_topic.ipynb``)."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def strip_volatile_metadata(nb: nbformat.NotebookNode) -> None:
+    """Drop per-run metadata (execution timestamps, widget state) so diffs show content only."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+
+
+def execute(path: Path, out_path: Path, results_dir: Path) -> NotebookRun:
+    """Execute ``path`` in a fresh kernel (cwd = its folder), save it to ``out_path``."""
+    nb = nbformat.read(path, as_version=4)
+    os.environ[RESULTS_ENV_VAR] = str(results_dir)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    error = ""
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        error = f"{err.ename}: {err.evalue}"
+    seconds = time.perf_counter() - start
+    strip_volatile_metadata(nb)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_path)
+    record_file = results_dir / f"{path.stem}.json"
+    record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else {}
+    return NotebookRun(path.stem, seconds, ok=not error, error=error, record=record)
+
+
+def summarise(runs: list[NotebookRun]) -> str:
+    """A Markdown table: notebook, status, wall time, model, data, headline numbers."""
+    lines = [
+        "# Course run summary",
+        "",
+        "| notebook | status | wall time (s) | model | data | headline numbers |",
+        "|---|---|---:|---|---|---|",
+    ]
+    for run in runs:
+        rec = run.record
+        numbers = ", ".join(
+            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in rec.get("results", {}).items()
+        )
+        status = "ok" if run.ok else f"FAILED: {run.error}"
+        lines.append(
+            f"| {run.notebook} | {status} | {run.seconds:.1f} | "
+            f"{rec.get('model', '-')} | {rec.get('data', '-')} | {numbers or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="notebooks to run (default: every notebooks/NN_*.ipynb)",
+    )
+    parser.add_argument(
+        "--inplace",
+        action="store_true",
+        help="write outputs back into the notebooks instead of build/",
+    )
+    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    args = parser.parse_args(argv)
+
+    paths = [p.resolve() for p in args.notebooks] or discover()
+    if not paths:
+        print("No notebooks found.", file=sys.stderr)
+        return 1
+    build = args.build_dir.resolve()
+    results_dir = (
+        Path(tempfile.mkdtemp(prefix="course-results-")) if args.inplace else build / "results"
+    )
+    runs = []
+    for path in paths:
+        out = path if args.inplace else build / "notebooks" / path.name
+        print(f"running {path.name} ...", flush=True)
+        run = execute(path, out, results_dir)
+        print(
+            f"  {'ok' if run.ok else 'FAILED: ' + run.error} [time: {run.seconds:.1f} s] -> {out}",
+            flush=True,
+        )
+        runs.append(run)
+    if not args.inplace:
+        build.mkdir(parents=True, exist_ok=True)
+        (build / "results.md").write_text(summarise(runs), encoding="utf-8")
+        (build / "results.json").write_text(
+            json.dumps([run.__dict__ for run in runs], indent=2, default=str) + "\n",
+            encoding="utf-8",
+        )
+        print(f"summary: {build / 'results.md'}")
+    return 0 if all(run.ok for run in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""course_utils.data: the real split, and every kind of bad input with a clear error."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from course_utils import data
+from course_utils.data import DataError, load_rotten_tomatoes
+
+
+def write_folder(tmp_path: Path, pos: bytes, neg: bytes, sums: bool = True) -> Path:
+    folder = tmp_path / "rt"
+    folder.mkdir()
+    (folder / data.POS_FILE).write_bytes(pos)
+    (folder / data.NEG_FILE).write_bytes(neg)
+    if sums:
+        lines = [
+            f"{hashlib.sha256(b).hexdigest()}  {name}"
+            for name, b in ((data.POS_FILE, pos), (data.NEG_FILE, neg))
+        ]
+        (folder / data.CHECKSUM_FILE).write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def lines(prefix: str, n: int) -> bytes:
+    return "".join(f"{prefix} sentence {i} .\n" for i in range(n)).encode()
+
+
+def test_real_split_matches_hub(rt_folder: Path) -> None:
+    ds = load_rotten_tomatoes(rt_folder)
+    assert {k: ds[k].num_rows for k in ds} == data.SPLIT_SIZES
+    assert ds["train"].features["label"].names == ["neg", "pos"]
+    assert ds["test"][0]["text"].startswith("lovingly photographed in the manner of a golden book")
+    assert ds["test"][0]["label"] == 1
+    # positives first, then negatives, in every split; balanced classes
+    for split in ds.values():
+        labels = list(split["label"])
+        half = len(labels) // 2
+        assert labels == [1] * half + [0] * half
+    assert ds["train"][0]["text"].startswith("the rock is destined to be the 21st century's")
+
+
+def test_env_var_resolution(rt_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(data.DATA_ENV_VAR, str(rt_folder))
+    assert data.resolve_data_source().kind == "folder"
+    assert load_rotten_tomatoes()["validation"].num_rows == 1066
+
+
+def test_small_split_follows_hub_rule(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, lines("good", 20), lines("bad", 20))
+    ds = load_rotten_tomatoes(folder)
+    # n = 20: cut points int(16.5) = 16 and int(18.5) = 18
+    assert [ds[k].num_rows for k in ("train", "validation", "test")] == [32, 4, 4]
+    assert list(ds["validation"]["text"]) == [
+        "good sentence 16 .",
+        "good sentence 17 .",
+        "bad sentence 16 .",
+        "bad sentence 17 .",
+    ]
+    assert list(ds["validation"]["label"]) == [1, 1, 0, 0]
+
+
+def test_strips_whitespace_and_crlf(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, b"  nice film \r\nfine .\n", b"dull .\r\nbad  \n")
+    ds = load_rotten_tomatoes(folder)
+    texts = [t for split in ds.values() for t in split["text"]]
+    assert sorted(texts) == ["bad", "dull .", "fine .", "nice film"]
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist.*COURSE_DATA_DIR"):
+        load_rotten_tomatoes(tmp_path / "nowhere")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, lines("good", 4), lines("bad", 4), sums=False)
+    (folder / data.NEG_FILE).unlink()
+    with pytest.raises(DataError, match=r"lacks rt-polarity\.neg"):
+        load_rotten_tomatoes(folder)
+
+
+def test_checksum_mismatch(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, lines("good", 4), lines("bad", 4))
+    (folder / data.POS_FILE).write_bytes(lines("evil", 4))
+    with pytest.raises(DataError, match=r"Checksum mismatch for .*rt-polarity\.pos"):
+        load_rotten_tomatoes(folder)
+
+
+def test_malformed_checksum_file(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, lines("good", 4), lines("bad", 4))
+    (folder / data.CHECKSUM_FILE).write_text("not a checksum line\n")
+    with pytest.raises(DataError, match=r"SHA256SUMS:1"):
+        load_rotten_tomatoes(folder)
+
+
+def test_no_checksum_file_is_allowed(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, lines("good", 10), lines("bad", 10), sums=False)
+    assert not data.verify_checksums(folder)
+    assert load_rotten_tomatoes(folder)["train"].num_rows == 16
+
+
+def test_undecodable_bytes(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, b"fine .\ncaf\xe9 au lait\n", lines("bad", 2), sums=False)
+    with pytest.raises(DataError, match=r"rt-polarity\.pos.*line 2.*not valid UTF-8"):
+        load_rotten_tomatoes(folder)
+
+
+def test_empty_lines(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, b"one .\n\n   \nfour .\n", lines("bad", 4), sums=False)
+    with pytest.raises(DataError, match=r"rt-polarity\.pos: 2 empty line\(s\) \(line 2, 3\)"):
+        load_rotten_tomatoes(folder)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, b"", lines("bad", 4), sums=False)
+    with pytest.raises(DataError, match="holds no sentences"):
+        load_rotten_tomatoes(folder)
+
+
+def test_unequal_class_files(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, lines("good", 5), lines("bad", 4))
+    with pytest.raises(DataError, match=r"differ in length \(rt-polarity\.pos: 5 .* 4\)"):
+        load_rotten_tomatoes(folder)
+
+
+def test_hub_unreachable_gives_instructions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", "/nonexistent-course-test-cache")
+    with pytest.raises(DataError, match=r"Could not load 'rotten_tomatoes'.*COURSE_DATA_DIR"):
+        load_rotten_tomatoes()

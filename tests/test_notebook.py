@@ -1,0 +1,108 @@
+"""course_utils.notebook (setup, seeds, results) and course_utils.runner (run the course)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from course_utils import notebook, runner
+
+
+def draw() -> tuple[float, float, float]:
+    return random.random(), float(np.random.rand())  # noqa: NPY002, float(torch.rand(1))
+
+
+def test_seed_everything_repeats_all_generators() -> None:
+    notebook.seed_everything(7)
+    first = draw()
+    notebook.seed_everything(7)
+    assert draw() == first
+    notebook.seed_everything(8)
+    assert draw() != first
+
+
+def test_setup_reports_model_and_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("COURSE_MODEL", raising=False)
+    env = notebook.setup(seed=3, device="cpu")
+    out = capsys.readouterr().out
+    assert env.device == torch.device("cpu") and env.seed == 3
+    assert env.data.kind == "folder" and env.data.location == str(tmp_path)
+    assert "torch " in out and "device: cpu" in out
+    assert f"data: Rotten Tomatoes (local files .../{tmp_path.name}, COURSE_DATA_DIR)" in out
+    assert "model: sentence-transformers/all-MiniLM-L6-v2 [bundled]" in out
+
+
+def test_pick_device_honours_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert notebook.pick_device() == torch.device("cpu")
+    assert notebook.pick_device("meta") == torch.device("meta")
+
+
+def test_record_results_prints_and_saves(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    monkeypatch.setenv(notebook.RESULTS_ENV_VAR, str(tmp_path))
+    notebook.record_results("99_demo", model="m", data="d", auc=0.912345, n=3)
+    out = capsys.readouterr().out
+    assert "Results of 99_demo  (model: m; data: d)" in out and "0.9123" in out
+    saved = json.loads((tmp_path / "99_demo.json").read_text())
+    assert saved == {
+        "notebook": "99_demo",
+        "model": "m",
+        "data": "d",
+        "results": {"auc": 0.912345, "n": 3},
+    }
+    with pytest.raises(ValueError, match="model and data"):
+        notebook.record_results("99_demo", model="", data="d", auc=1.0)
+
+
+def make_notebook(path: Path, code: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in code])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runner_executes_and_summarises(tmp_path: Path) -> None:
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    make_notebook(
+        nbs / "00_ok.ipynb",
+        [
+            "from course_utils.notebook import record_results\nx = 6 * 7\nprint(x)",
+            'record_results("00_ok", model="tiny", data="toy", answer=x)',
+        ],
+    )
+    make_notebook(nbs / "01_broken.ipynb", ["assert 1 == 2, 'course check failed'"])
+    build = tmp_path / "build"
+    code = runner.main(
+        [str(nbs / "00_ok.ipynb"), str(nbs / "01_broken.ipynb"), "--build-dir", str(build)]
+    )
+    assert code == 1  # one notebook failed
+    executed = nbformat.read(build / "notebooks" / "00_ok.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "42\n"
+    summary = (build / "results.md").read_text()
+    assert "| 00_ok | ok |" in summary and "| tiny | toy | answer=42 |" in summary
+    assert "| 01_broken | FAILED: AssertionError: course check failed |" in summary
+    runs = json.loads((build / "results.json").read_text())
+    assert [r["ok"] for r in runs] == [True, False]
+
+
+def test_discover_orders_course_notebooks(tmp_path: Path) -> None:
+    for name in ("02_b.ipynb", "00_a.ipynb", "scratch.ipynb", "10_c.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in runner.discover(tmp_path)] == ["00_a.ipynb", "02_b.ipynb", "10_c.ipynb"]
