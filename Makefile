@@ -19,7 +19,7 @@ export PYTHONHASHSEED ?= 0
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	--nbval-cell-timeout=1800
 
-.PHONY: help install run test lint unit nbval lab bench clean
+.PHONY: help install chromium run test lint unit nbval lab bench slides clean
 
 help:
 	@sed -n '1,8p' Makefile
@@ -43,7 +43,13 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check course_utils tests bench
 
-unit: install
+# Headless Chromium checks exported HTML (attention views, figures, slides) offline.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		{ echo "Chromium is needed: sudo apt-get install chromium (or set CHROMIUM_PATH)"; exit 1; }
+
+unit: install chromium
 	$(PY) -m pytest tests -q
 
 nbval: install

@@ -157,21 +157,57 @@ def setup(
     return env
 
 
-def record_results(notebook: str, *, model: str, data: str, **numbers: Any) -> None:
-    """Print a notebook's headline numbers with the model and data that produced them.
+RESULTS_METADATA_KEY = "course_results"
 
-    When ``$COURSE_RESULTS_DIR`` is set (the course runner sets it), also writes
-    ``<notebook>.json`` there for the summary in ``build/``.
+
+def record_results(notebook: str, *, model: str, data: str, **numbers: Any) -> None:
+    """Show a notebook's headline numbers with the model and data that produced them.
+
+    In a kernel the numbers are displayed as text and also stored, machine-readable, in the
+    output's metadata under ``"course_results"``, so a committed notebook carries its results
+    (the slides read them from there). When ``$COURSE_RESULTS_DIR`` is set (the course runner
+    sets it), the record is also written to ``<notebook>.json`` for the summary in ``build/``.
     """
     if not model or not data:
         raise ValueError("record_results needs the model and data that produced the numbers.")
     record = {"notebook": notebook, "model": model, "data": data, "results": numbers}
-    print(f"Results of {notebook}  (model: {model}; data: {data})")
+    lines = [f"Results of {notebook}  (model: {model}; data: {data})"]
     for key, value in numbers.items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        print(f"  {key:<28} {shown}")
+        lines.append(f"  {key:<28} {shown}")
+    text = "\n".join(lines)
+    if _in_kernel():
+        from IPython.display import display
+
+        meta = {RESULTS_METADATA_KEY: json.loads(json.dumps(record, default=str))}
+        display({"text/plain": text}, raw=True, metadata=meta)
+    else:
+        print(text)
     out_dir = os.environ.get(RESULTS_ENV_VAR)
     if out_dir:
         path = Path(out_dir) / f"{notebook}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (where rich display and output metadata exist)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def results_from_notebook(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The record that :func:`record_results` stored in an executed notebook, if any."""
+    import nbformat
+
+    nb = nbformat.read(Path(path), as_version=4)
+    for cell in reversed(nb.cells):
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get(RESULTS_METADATA_KEY)
+            if record is not None:
+                return dict(record)
+    return None

@@ -95,6 +95,14 @@ def test_runner_executes_and_summarises(tmp_path: Path) -> None:
     assert code == 1  # one notebook failed
     executed = nbformat.read(build / "notebooks" / "00_ok.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "42\n"
+    shown = executed.cells[1].outputs[0]
+    assert shown["data"]["text/plain"].startswith("Results of 00_ok  (model: tiny; data: toy)")
+    assert notebook.results_from_notebook(build / "notebooks" / "00_ok.ipynb") == {
+        "notebook": "00_ok",
+        "model": "tiny",
+        "data": "toy",
+        "results": {"answer": 42},
+    }
     summary = (build / "results.md").read_text()
     assert "| 00_ok | ok |" in summary and "| tiny | toy | answer=42 |" in summary
     assert "| 01_broken | FAILED: AssertionError: course check failed |" in summary
@@ -106,3 +114,12 @@ def test_discover_orders_course_notebooks(tmp_path: Path) -> None:
     for name in ("02_b.ipynb", "00_a.ipynb", "scratch.ipynb", "10_c.ipynb"):
         (tmp_path / name).write_text("{}")
     assert [p.name for p in runner.discover(tmp_path)] == ["00_a.ipynb", "02_b.ipynb", "10_c.ipynb"]
+
+
+def test_committed_notebooks_carry_their_results() -> None:
+    """Every committed notebook was executed and stores its record in the output metadata."""
+    for path in runner.discover():
+        record = notebook.results_from_notebook(path)
+        assert record is not None, f"{path.name} has no record_results output"
+        assert record["notebook"] == path.stem
+        assert record["model"] and record["data"] and record["results"]
