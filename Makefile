@@ -2,6 +2,7 @@
 #   make run     set up .venv on first use, execute every notebook, summary in build/
 #   make test    ruff, unit tests, nbval over every notebook
 #   make lab     JupyterLab on the course
+#   make slides  the lecture deck, HTML and PDF, in build/slides/
 # Offline by default: the bundled all-MiniLM-L6-v2 and the Rotten Tomatoes files in
 # COURSE_DATA_DIR. Online learners can `make run HF_HUB_OFFLINE=0 COURSE_DATA_DIR=`.
 
@@ -59,6 +60,10 @@ test: lint unit nbval
 
 lab: install
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+# The lecture deck (HTML + PDF) from slides/deck.md and the notebooks' committed outputs.
+slides: install chromium
+	$(PY) -m course_utils.slides
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
