@@ -3,8 +3,8 @@
 Every notebook starts with ``env = setup()``: it seeds Python, NumPy and PyTorch, picks the
 device, quiets library logs, sets the plot style and prints versions plus the model and data
 sources that the notebook's results come from. Notebooks end with :func:`record_results`,
-which prints the headline numbers with their model and data and, when the course runner sets
-``COURSE_RESULTS_DIR``, saves them for the summary under ``build/``.
+which shows the headline numbers with their model and data and stores them in the notebook's
+output, where the course runner (summary in ``build/``) and the slides read them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from course_utils.data import DataSource, resolve_data_source
 from course_utils.models import EncoderChoice, resolve_encoder
 
 DEFAULT_SEED = 42
-RESULTS_ENV_VAR = "COURSE_RESULTS_DIR"
 
 
 @dataclass(frozen=True)
@@ -165,8 +164,7 @@ def record_results(notebook: str, *, model: str, data: str, **numbers: Any) -> N
 
     In a kernel the numbers are displayed as text and also stored, machine-readable, in the
     output's metadata under ``"course_results"``, so a committed notebook carries its results
-    (the slides read them from there). When ``$COURSE_RESULTS_DIR`` is set (the course runner
-    sets it), the record is also written to ``<notebook>.json`` for the summary in ``build/``.
+    (the course runner's summary and the slides read them from there).
     """
     if not model or not data:
         raise ValueError("record_results needs the model and data that produced the numbers.")
@@ -183,11 +181,6 @@ def record_results(notebook: str, *, model: str, data: str, **numbers: Any) -> N
         display({"text/plain": text}, raw=True, metadata=meta)
     else:
         print(text)
-    out_dir = os.environ.get(RESULTS_ENV_VAR)
-    if out_dir:
-        path = Path(out_dir) / f"{notebook}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def _in_kernel() -> bool:

@@ -3,8 +3,8 @@
 ``python -m course_utils.runner`` (what ``make run`` calls) executes every notebook in
 ``notebooks/`` in order, writes the executed copies to ``build/notebooks/`` and a summary to
 ``build/results.md`` and ``build/results.json``: per notebook its wall time and the headline
-numbers it reported through :func:`course_utils.notebook.record_results`, with the model and
-data that produced them.
+numbers it reported through :func:`course_utils.notebook.record_results` (read back from the
+executed notebook), with the model and data that produced them.
 
 ``--inplace`` refreshes the committed notebooks' outputs instead (what maintainers run
 before committing a notebook), after which volatile metadata is stripped.
@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from course_utils.notebook import RESULTS_ENV_VAR
+from course_utils.notebook import results_from_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -58,10 +56,9 @@ def strip_volatile_metadata(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("execution", None)
 
 
-def execute(path: Path, out_path: Path, results_dir: Path) -> NotebookRun:
+def execute(path: Path, out_path: Path) -> NotebookRun:
     """Execute ``path`` in a fresh kernel (cwd = its folder), save it to ``out_path``."""
     nb = nbformat.read(path, as_version=4)
-    os.environ[RESULTS_ENV_VAR] = str(results_dir)
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT_S,
@@ -78,8 +75,7 @@ def execute(path: Path, out_path: Path, results_dir: Path) -> NotebookRun:
     strip_volatile_metadata(nb)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_path)
-    record_file = results_dir / f"{path.stem}.json"
-    record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else {}
+    record = results_from_notebook(out_path) or {}
     return NotebookRun(path.stem, seconds, ok=not error, error=error, record=record)
 
 
@@ -126,14 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         print("No notebooks found.", file=sys.stderr)
         return 1
     build = args.build_dir.resolve()
-    results_dir = (
-        Path(tempfile.mkdtemp(prefix="course-results-")) if args.inplace else build / "results"
-    )
     runs = []
     for path in paths:
         out = path if args.inplace else build / "notebooks" / path.name
         print(f"running {path.name} ...", flush=True)
-        run = execute(path, out, results_dir)
+        run = execute(path, out)
         print(
             f"  {'ok' if run.ok else 'FAILED: ' + run.error} [time: {run.seconds:.1f} s] -> {out}",
             flush=True,
