@@ -14,7 +14,6 @@ TORCH_VERSION ?= 2.13.0
 export COURSE_DATA_DIR ?= $(abspath ../shared/data/rotten_tomatoes)
 export HF_HUB_OFFLINE ?= 1
 export COURSE_CACHE_DIR ?= $(abspath build/cache)
-export MPLBACKEND ?= Agg
 export PYTHONHASHSEED ?= 0
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \

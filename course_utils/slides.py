@@ -201,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the lecture deck (HTML and PDF).")
     parser.add_argument("--out", type=Path, default=BUILD_DIR)
     args = parser.parse_args(argv)
-    manifest = build(args.out.resolve())
+    try:
+        manifest = build(args.out.resolve())
+    except SlidesError as err:
+        print(f"slides: {err}", file=sys.stderr)
+        return 1
     print(f"{manifest['slides']} slides -> {args.out / 'deck.html'}, {args.out / 'deck.pdf'}")
     for fig in manifest["figures"]:
         print(

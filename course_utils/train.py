@@ -1,0 +1,501 @@
+"""Training a text classifier: one loop for a head on frozen features and for fine-tuning.
+
+Taught in notebook 05 (classification). The same :func:`fit` trains
+
+* a :class:`LinearHead` on frozen sentence embeddings (``ClassificationData.from_features``);
+* a :class:`TextClassifier` (pretrained encoder + pooling + linear head) end to end, or with
+  only its top blocks trainable (``set_trainable_blocks``), from tokenized texts
+  (``ClassificationData.from_texts``).
+
+What the loop does: AdamW, linear warm-up then linear decay, gradient clipping, dynamic
+padding of length-bucketed batches, validation after every epoch, the best epoch's weights
+kept, early stopping, optional bf16 autocast on GPU, and a checkpoint every epoch
+(``model.safetensors`` + ``state.pt`` with optimizer, scheduler and RNG state) from which an
+interrupted run resumes and ends exactly as an uninterrupted one. Under ``torchrun`` (or any
+launcher that sets ``WORLD_SIZE``/``RANK``) it runs data-parallel: every global batch is
+split across the processes and gradients are averaged (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_model, save_model
+from torch import nn
+from torch.nn import functional as F
+
+from course_utils.embeddings import Pooling, model_fingerprint, pool
+from course_utils.evaluate import classification_metrics
+from course_utils.notebook import pick_device, seed_everything
+
+BUCKET_BATCHES = 50  # length bucketing sorts windows of this many batches
+
+
+class TextClassifier(nn.Module):
+    """A pretrained encoder, pooling and a linear head: ``(batch, seq)`` ids → ``(batch, k)``.
+
+    ``pooling`` is ``"mean"`` or ``"cls"`` (see :func:`course_utils.embeddings.pool`). A BERT
+    encoder's own pooler (a dense layer on the CLS token) is unused here and is removed from
+    ``encoder``, so that it costs no compute and data-parallel training sees no idle weights.
+    Notebook 05, section "Fine-tuning".
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        num_labels: int = 2,
+        pooling: Pooling = "mean",
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if getattr(encoder, "pooler", None) is not None:
+            encoder.pooler = None
+        self.encoder = encoder
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(self.dropout(pool(hidden, attention_mask, self.pooling)))
+
+
+class LinearHead(nn.Module):
+    """A linear (softmax) classifier on frozen features: ``(batch, d)`` → logits ``(batch, k)``.
+
+    Notebook 05, section "A head on frozen features".
+    """
+
+    def __init__(self, dim: int, num_labels: int = 2) -> None:
+        super().__init__()
+        self.head = nn.Linear(dim, num_labels)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+
+def encoder_blocks(encoder: nn.Module) -> nn.ModuleList:
+    """The transformer blocks of a BERT-like (``encoder.layer``) or DistilBERT model."""
+    for owner in ("encoder", "transformer"):
+        blocks = getattr(getattr(encoder, owner, None), "layer", None)
+        if isinstance(blocks, nn.ModuleList):
+            return blocks
+    raise TypeError(f"Cannot find the transformer blocks of {type(encoder).__name__}.")
+
+
+def set_trainable_blocks(model: TextClassifier, top: int | None) -> int:
+    """Train only the head and the ``top`` last blocks (``None``: everything; ``0``: head only).
+
+    Frozen parameters get ``requires_grad=False``, so autograd skips the frozen lower part.
+    Returns the number of trainable parameters. Notebook 05, section "Middle ground".
+    """
+    blocks = encoder_blocks(model.encoder)
+    if top is not None and not 0 <= top <= len(blocks):
+        raise ValueError(
+            f"top must be between 0 and {len(blocks)} (the model's blocks), got {top}."
+        )
+    for param in model.encoder.parameters():
+        param.requires_grad = top is None
+    if top:
+        for block in blocks[len(blocks) - top :]:
+            for param in block.parameters():
+                param.requires_grad = True
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@dataclass
+class ClassificationData:
+    """Labelled examples: token ids per text (``lengths`` set) or a feature matrix ``(n, d)``.
+
+    Build with :meth:`from_texts` or :meth:`from_features`; these check the input.
+    """
+
+    inputs: list[list[int]] | torch.Tensor
+    labels: torch.Tensor  # (n,) int64 in [0, num_labels)
+    num_labels: int
+    pad_id: int = 0
+    lengths: np.ndarray | None = None  # tokens per text; None for features
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[int],
+        tokenizer: Any,
+        *,
+        num_labels: int = 2,
+        max_length: int = 128,
+    ) -> ClassificationData:
+        """Tokenize ``texts`` (truncated to ``max_length`` tokens, no padding yet)."""
+        texts = list(texts)
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+        if bad:
+            raise ValueError(
+                f"{len(bad)} empty or non-string text(s), first at index {bad[0]}; "
+                "every example needs a non-empty text."
+            )
+        y = _check_labels(labels, len(texts), num_labels)
+        ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        lengths = np.array([len(x) for x in ids])
+        return cls(ids, y, num_labels, tokenizer.pad_token_id or 0, lengths)
+
+    @classmethod
+    def from_features(
+        cls, features: np.ndarray | torch.Tensor, labels: Sequence[int], *, num_labels: int = 2
+    ) -> ClassificationData:
+        """Wrap a float feature matrix ``(n, d)``, e.g. from ``embeddings.encode``."""
+        x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
+        if x.ndim != 2:
+            raise ValueError(f"features must be a 2-d (n, d) matrix, got shape {tuple(x.shape)}.")
+        if not torch.isfinite(x).all():
+            raise ValueError("features contain NaN or infinite values.")
+        return cls(x, _check_labels(labels, len(x), num_labels), num_labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batches(
+        self, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0
+    ) -> list[np.ndarray]:
+        """Index arrays, one per batch; the same for the same ``(seed, epoch)`` on any process.
+
+        Texts are length-bucketed: windows of ``BUCKET_BATCHES`` batches are sorted by length,
+        cut into batches, and the batches shuffled, so padding stays small while the order
+        stays random. Without ``shuffle`` all texts are sorted by length (fast inference).
+        """
+        n = len(self)
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        if self.lengths is not None:
+            window = batch_size * BUCKET_BATCHES if shuffle else n
+            order = np.concatenate(
+                [
+                    chunk[np.argsort(self.lengths[chunk], kind="stable")]
+                    for chunk in np.split(order, range(window, n, window))
+                ]
+            )
+        batches = np.split(order, range(batch_size, n, batch_size))
+        if shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def collate(self, index: np.ndarray) -> dict[str, torch.Tensor]:
+        """The model inputs and ``labels`` of the examples at ``index``, padded to the longest."""
+        labels = self.labels[torch.as_tensor(index)]
+        if isinstance(self.inputs, torch.Tensor):
+            return {"features": self.inputs[torch.as_tensor(index)], "labels": labels}
+        rows = [self.inputs[i] for i in index]
+        width = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, row in enumerate(rows):
+            input_ids[j, : len(row)] = torch.as_tensor(row)
+            mask[j, : len(row)] = 1
+        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+
+def _check_labels(labels: Sequence[int], n: int, num_labels: int) -> torch.Tensor:
+    if n == 0:
+        raise ValueError("No examples: the dataset is empty.")
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise ValueError(f"Expected {n} labels (one per example), got shape {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"Labels must be integer class ids, got dtype {y.dtype}.")
+    outside = np.flatnonzero((y < 0) | (y >= num_labels))
+    if outside.size:
+        raise ValueError(
+            f"{outside.size} label(s) outside the classes 0..{num_labels - 1}, "
+            f"e.g. {y[outside[0]]} at index {outside[0]}."
+        )
+    return torch.as_tensor(y, dtype=torch.long)
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of :func:`fit`. ``lr`` is the peak learning rate after warm-up."""
+
+    epochs: int = 3
+    lr: float = 5e-5
+    batch_size: int = 32
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1  # fraction of all steps spent warming up linearly
+    max_grad_norm: float = 1.0
+    patience: int | None = 2  # stop after this many epochs without a better validation AUC
+    seed: int = 42
+    mixed_precision: bool = False  # bf16 autocast, on CUDA only
+    eval_batch_size: int = 128
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` returns: per-epoch ``history`` and the best (restored) epoch."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_auc: float = -math.inf
+    samples_per_s: float = 0.0  # training throughput of this run (not counting evaluation)
+
+
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """``(rank, world_size)``; joins the process group a launcher such as torchrun set up."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _autocast(device: torch.device, enabled: bool) -> Any:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+@torch.inference_mode()
+def predict_proba(
+    model: nn.Module,
+    data: ClassificationData,
+    *,
+    batch_size: int = 128,
+    device: torch.device | None = None,
+    mixed_precision: bool = False,
+    progress: bool = True,
+) -> np.ndarray:
+    """Class probabilities ``(n, num_labels)`` (softmax of the logits), in the input order."""
+    from tqdm.auto import tqdm
+
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    probs = np.empty((len(data), data.num_labels))
+    amp = mixed_precision and device.type == "cuda"
+    for index in tqdm(
+        data.batches(batch_size, shuffle=False), desc="predict", disable=not progress
+    ):
+        batch = {k: v.to(device) for k, v in data.collate(index).items() if k != "labels"}
+        with _autocast(device, amp):
+            logits = model(**batch)
+        probs[index] = torch.softmax(logits.float(), -1).cpu().numpy()
+    model.train(was_training)
+    return probs
+
+
+def fit(
+    model: nn.Module,
+    train: ClassificationData,
+    val: ClassificationData,
+    config: TrainConfig | None = None,
+    *,
+    device: torch.device | str | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` on ``train``, validate on ``val`` after every epoch; keep the best epoch.
+
+    ``model(**inputs)`` must return logits ``(batch, num_labels)`` for the inputs of
+    :meth:`ClassificationData.collate`; the loss is cross-entropy. Only parameters with
+    ``requires_grad`` are trained. The best validation AUC's weights are loaded back at the
+    end. With ``checkpoint_dir``, a checkpoint is written every epoch and a run finding one
+    there resumes from it. Raises ``ValueError`` for a single-class training set and
+    ``FloatingPointError`` when the loss becomes NaN or infinite.
+    Notebook 05, sections "A head on frozen features" and "Fine-tuning".
+    """
+    config = config or TrainConfig()
+    if len(torch.unique(train.labels)) < 2:
+        raise ValueError(
+            f"The training set holds a single class ({int(train.labels[0])}); a classifier "
+            "needs examples of at least two classes."
+        )
+    if train.num_labels != val.num_labels:
+        raise ValueError("train and val have different numbers of classes.")
+    device = torch.device(device) if device is not None else pick_device()
+    rank, world = _distributed(device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    seed_everything(config.seed)
+    model.to(device)
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=None)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]  # no weight decay on biases and LayerNorm
+    no_decay = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+    )
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warmup = int(config.warmup_ratio * total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min((step + 1) / max(warmup, 1), (total - step) / max(total - warmup, 1)),
+    )
+    result = TrainResult()
+    best_state: dict[str, torch.Tensor] = {}
+    bad_epochs = 0
+    start_epoch = 0
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if folder is not None and (folder / "state.pt").is_file():
+        state = _load_checkpoint(folder, model, optimizer, scheduler, device)
+        start_epoch = state["epoch"] + 1
+        result.history = state["history"]
+        result.best_epoch, result.best_auc = state["best_epoch"], state["best_auc"]
+        bad_epochs = state["bad_epochs"]
+        best_state = _best_from_disk(folder, model)
+
+    amp = config.mixed_precision and device.type == "cuda"
+    trained, train_seconds = 0, 0.0
+    from tqdm.auto import tqdm
+
+    for epoch in range(start_epoch, config.epochs):
+        if config.patience is not None and bad_epochs >= config.patience:
+            break
+        net.train()
+        batches = train.batches(config.batch_size, shuffle=True, seed=config.seed, epoch=epoch)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
+        loss_sum = 0.0
+        tic = time.perf_counter()
+        for step, index in enumerate(bar, 1):
+            batch = {k: v.to(device) for k, v in train.collate(index[rank::world]).items()}
+            labels = batch.pop("labels")
+            with _autocast(device, amp):
+                logits = net(**batch)
+            loss = F.cross_entropy(logits.float(), labels)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"The loss became {loss.item()} at epoch {epoch + 1}, step {step} "
+                    f"(lr {scheduler.get_last_lr()[0]:.2e}); lower the learning rate or check "
+                    "the inputs for NaN/inf."
+                )
+            loss.backward()
+            if config.max_grad_norm:
+                nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss.item()
+            trained += len(index)  # the global batch, over all processes
+            bar.set_postfix(loss=f"{loss_sum / step:.3f}")
+        train_seconds += time.perf_counter() - tic
+        metrics = classification_metrics(
+            val.labels.numpy(),
+            predict_proba(
+                model,
+                val,
+                batch_size=config.eval_batch_size,
+                device=device,
+                mixed_precision=amp,
+                progress=False,
+            ),
+        )
+        result.history.append({"epoch": epoch + 1, "train_loss": loss_sum / len(batches)})
+        result.history[-1].update({f"val_{k}": v for k, v in metrics.items()})
+        if metrics["auc"] > result.best_auc:
+            result.best_epoch, result.best_auc, bad_epochs = epoch + 1, metrics["auc"], 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+        if folder is not None:
+            state = {
+                "epoch": epoch,
+                "history": result.history,
+                "best_epoch": result.best_epoch,
+                "best_auc": result.best_auc,
+                "bad_epochs": bad_epochs,
+            }
+            _save_checkpoint(folder, model, optimizer, scheduler, state, best_state, rank)
+    if best_state:
+        model.load_state_dict(best_state)
+    result.samples_per_s = trained / train_seconds if train_seconds else 0.0
+    return result
+
+
+def run_key(model: nn.Module, *datasets: ClassificationData, config: TrainConfig) -> str:
+    """A short hash of the initial weights, which of them train, the data and the config.
+
+    Use it to name ``checkpoint_dir``: re-running the same training then finds its finished
+    checkpoint and :func:`fit` returns at once (notebook 05 caches its runs this way).
+    """
+    digest = hashlib.sha256(model_fingerprint(model).encode())
+    digest.update(repr(config).encode())
+    digest.update(str([n for n, p in model.named_parameters() if p.requires_grad]).encode())
+    for data in datasets:
+        digest.update(data.labels.numpy().tobytes())
+        if isinstance(data.inputs, torch.Tensor):
+            digest.update(data.inputs.numpy().tobytes())
+        else:
+            digest.update(str(data.inputs).encode())
+    return digest.hexdigest()[:16]
+
+
+def _save_checkpoint(
+    folder: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: dict[str, Any],
+    best_state: dict[str, torch.Tensor],
+    rank: int,
+) -> None:
+    """Write ``model.safetensors``, ``best.safetensors`` and ``state.pt`` (rank 0 only)."""
+    if rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_model(model, str(folder / "model.safetensors"))
+        if state["best_epoch"] == state["epoch"] + 1:
+            save_model(model, str(folder / "best.safetensors"))
+        state = {
+            **state,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+        tmp = folder / "state.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, folder / "state.pt")  # state.pt appears only once all files are written
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def _load_checkpoint(
+    folder: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    device: torch.device,
+) -> dict[str, Any]:
+    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
+    load_model(model, str(folder / "model.safetensors"), device=str(device))
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state
+
+
+def _best_from_disk(folder: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """The best epoch's weights, read without disturbing ``model``'s current ones."""
+    from safetensors.torch import load_file
+
+    path = folder / "best.safetensors"
+    if not path.is_file():
+        return {}
+    best = load_file(str(path))
+    current = model.state_dict()
+    return {k: best.get(k, v.detach().cpu()) for k, v in current.items()}

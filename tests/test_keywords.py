@@ -1,0 +1,83 @@
+"""course_utils.keywords: c-TF-IDF, KeyBERT-style, LDA and the topic metrics, known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from course_utils import keywords as kw
+
+VOCAB = ["apple", "banana", "car", "engine"]
+# 4 documents: two about fruit (cluster 0), two about cars (cluster 1)
+COUNTS = sparse.csr_matrix(np.array([[2, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 2], [0, 1, 1, 1]]))
+LABELS = np.array([0, 0, 1, 1])
+
+
+def test_class_tfidf_hand_computed() -> None:
+    clusters, scores = kw.class_tfidf(COUNTS, LABELS)
+    np.testing.assert_array_equal(clusters, [0, 1])
+    # per cluster counts: [3, 2, 0, 0] and [0, 1, 2, 3]; 5 and 6 words, A = 5.5
+    freq = np.array([3, 3, 2, 3])
+    idf = np.log(1 + 5.5 / freq)
+    expected = np.array([[3, 2, 0, 0], [0, 1, 2, 3]]) / np.array([[5], [6]]) * idf
+    np.testing.assert_allclose(scores, expected)
+    topics = kw.ctfidf_topics(COUNTS, LABELS, VOCAB, top_n=2)
+    assert topics.words == [["apple", "banana"], ["engine", "car"]]
+
+
+def test_noise_is_left_out() -> None:
+    clusters, scores = kw.class_tfidf(COUNTS, np.array([0, 0, 1, -1]))
+    np.testing.assert_array_equal(clusters, [0, 1])
+    assert scores.shape == (2, 4) and scores[1, 1] == 0.0  # banana only in the noise doc
+    with pytest.raises(ValueError, match="no clusters"):
+        kw.class_tfidf(COUNTS, -np.ones(4, int))
+
+
+def test_keybert_ranks_by_closeness_to_the_centroid() -> None:
+    docs = np.array([[1.0, 0.0], [1.0, 0.2], [0.0, 1.0], [0.2, 1.0]])
+    words = np.array([[1.0, 0.1], [1.0, 0.5], [0.1, 1.0], [0.6, 1.0]])
+    topics = kw.keybert_topics(COUNTS, LABELS, docs, words, VOCAB, top_n=2, min_docs=1)
+    assert topics.words == [["apple", "banana"], ["car", "engine"]]
+    # with min_docs=2 only words in both documents of a cluster count: banana drops out of 1
+    strict = kw.keybert_topics(COUNTS, LABELS, docs, words, VOCAB, top_n=4, min_docs=2)
+    assert strict.words == [["apple", "banana"], ["car", "engine"]]
+    loose = kw.keybert_topics(COUNTS, LABELS, docs, words, VOCAB, top_n=4, min_docs=1)
+    assert loose.words[1] == ["car", "engine", "banana"]
+
+
+def test_lda_separates_two_vocabularies() -> None:
+    rng = np.random.default_rng(0)
+    fruit = rng.poisson(3, size=(40, 2))
+    cars = rng.poisson(3, size=(40, 2))
+    counts = sparse.csr_matrix(
+        np.block([[fruit, np.zeros_like(fruit)], [np.zeros_like(cars), cars]])
+    )
+    topics = kw.lda_topics(counts, VOCAB, 2, top_n=2, random_state=0)
+    assert sorted(sorted(t) for t in topics.words) == [["apple", "banana"], ["car", "engine"]]
+
+
+def test_npmi_known_answers() -> None:
+    assert kw.npmi(0.5, 0.5, 0.5) == pytest.approx(1.0)  # always together
+    assert kw.npmi(0.5, 0.5, 0.25) == pytest.approx(0.0)  # independent
+    assert kw.npmi(0.5, 0.5, 0.0) == -1.0  # never together
+    presence = sparse.csr_matrix(np.array([[1, 1, 0, 1], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 0]]))
+    scores = kw.npmi_coherence(
+        [["apple", "banana"], ["apple", "car"], ["apple", "engine"]], presence, VOCAB
+    )
+    assert scores == pytest.approx([1.0, -1.0, 0.0])
+    with pytest.raises(ValueError, match="vocabulary"):
+        kw.npmi_coherence([["apple", "kiwi"]], presence, VOCAB)
+
+
+def test_topic_diversity() -> None:
+    assert kw.topic_diversity([["a", "b"], ["c", "d"]]) == 1.0
+    assert kw.topic_diversity([["a", "b"], ["a", "c"]]) == 0.75
+    with pytest.raises(ValueError):
+        kw.topic_diversity([[]])
+
+
+def test_vectorizer_drops_stop_words_and_short_words() -> None:
+    vec = kw.make_vectorizer(min_df=1)
+    vec.fit(["the film is a gem", "a dull film , it 's bad"])
+    assert vec.get_feature_names_out().tolist() == ["bad", "dull", "film", "gem"]
