@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -17,3 +18,12 @@ def rt_folder() -> Path:
     if not folder or not Path(folder).is_dir():
         pytest.skip("COURSE_DATA_DIR does not point at the Rotten Tomatoes files")
     return Path(folder)
+
+
+@pytest.fixture
+def one_thread():
+    """One CPU thread for tiny models: fastest so, and numbers do not depend on the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -25,13 +25,7 @@ from course_utils.attention_views import AttentionShapeError, to_bertviz
 TEXTS = ["the film was good .", "a very bad movie and the plot was awful !"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One CPU thread: tiny models are fastest so on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,7 @@ def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> BertTokenizerFast:
     return tok
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One CPU thread: tiny models are fastest so, and the numbers do not depend on cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_gpt(vocab: int = 12, context: int = 8, seed: int = 0) -> TinyGPT:

@@ -9,12 +9,11 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 import torch
+from tiny_models import VOCAB  # noqa: E402
 from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
 
 from course_utils import models
 from course_utils.models import ModelError, load_encoder, resolve_encoder
-
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "film", "is", "good", "bad", "."]
 
 
 @pytest.fixture
@@ -42,9 +41,10 @@ def save_tiny_distilbert(folder: Path) -> DistilBertModel:
     model = DistilBertModel(config).eval()
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)  # safetensors by default
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(VOCAB) + "\n")
-    DistilBertTokenizerFast(vocab_file=str(vocab)).save_pretrained(folder)
+    # transformers 5 ignores ``vocab_file=``: pass the vocabulary itself (else all [UNK])
+    tokenizer = DistilBertTokenizerFast(vocab={word: i for i, word in enumerate(VOCAB)})
+    assert tokenizer.convert_tokens_to_ids("film") == VOCAB.index("film")
+    tokenizer.save_pretrained(folder)
     return model
 
 
