@@ -518,6 +518,24 @@ def next_token_probs(
     return probs, _vocab_tokens(model, tokenizer)
 
 
+def text_log_prob(model: nn.Module, tokenizer: Any, text: str) -> float:
+    """Mean log-probability per token that ``model`` gives ``text`` (natural log, temperature 1).
+
+    The text is scored from the start token, each token given the ones before it (the context is
+    cropped for texts longer than the model's). Higher means more typical of the training data:
+    low-temperature samples score high, high-temperature samples low. Taught in notebook 00.
+    """
+    ids = _prompt_ids(model, tokenizer, text)  # start token + the text's tokens
+    if len(ids) < 2:
+        raise ValueError("text has no tokens to score; pass a non-empty text")
+    total = 0.0
+    with torch.no_grad():
+        for t in range(1, len(ids)):
+            logits = _next_logits(model, ids[None, :t])[0].double()
+            total += float(torch.log_softmax(logits, dim=-1)[ids[t]])
+    return total / (len(ids) - 1)
+
+
 def _vocab_tokens(model: nn.Module, tokenizer: Any) -> list[str]:
     ids = model.token_ids.tolist() if isinstance(model, TinyGPT) else range(_vocab_size(model))
     return tokenizer.convert_ids_to_tokens(list(ids))

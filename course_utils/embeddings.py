@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 CACHE_ENV_VAR = "COURSE_CACHE_DIR"
-Pooling = Literal["mean", "cls"]
-POOLINGS = ("mean", "cls")
+Pooling = Literal["mean", "cls", "max"]
+POOLINGS = ("mean", "cls", "max")
 
 
 def default_cache_dir() -> Path:
@@ -42,10 +42,14 @@ def pool(
     """Pool token vectors ``(batch, seq, d)`` into sentence vectors ``(batch, d)``.
 
     ``"mean"``: average over real tokens (``attention_mask`` ``(batch, seq)`` of 0/1), as
-    sentence-transformers' mean pooling; ``"cls"``: the first token's vector.
+    sentence-transformers' mean pooling; ``"cls"``: the first token's vector; ``"max"``: the
+    largest value of each dimension over real tokens (strong single-word cues survive).
     """
     if pooling == "cls":
         return hidden[:, 0]
+    if pooling == "max":
+        real = attention_mask.unsqueeze(-1).bool()  # (batch, seq, 1)
+        return hidden.masked_fill(~real, torch.finfo(hidden.dtype).min).amax(1)
     if pooling == "mean":
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

@@ -5,8 +5,10 @@ from the executed notebooks, so the slides never drift from what the notebooks c
 
 * ``{{ figure NAME }}``: the image output of the notebook cell tagged ``slide:NAME``;
 * ``{{ result NOTEBOOK KEY }}``: a headline number the notebook stored with
-  :func:`course_utils.notebook.record_results`;
+  :func:`course_utils.notebook.record_results`, as ``0.912`` (``1.4e-05`` when tiny), or in an
+  optional Python format spec: ``{{ result NOTEBOOK KEY .1% }}`` gives ``55.9%``;
 * ``{{ source NOTEBOOK }}``: the model and data that produced that notebook's numbers;
+  ``{{ model NOTEBOOK }}`` and ``{{ data NOTEBOOK }}``: each on its own;
 * ``{{ colab NOTEBOOK }}`` / ``{{ repo NOTEBOOK }}``: links built from ``COURSE_REPO``.
 
 Marp CLI (pinned in ``slides/package.json``) then renders a self-contained HTML deck (images
@@ -38,7 +40,7 @@ SLIDES_DIR = ROOT / "slides"
 NOTEBOOK_DIR = ROOT / "notebooks"
 BUILD_DIR = ROOT / "build" / "slides"
 TAG_PREFIX = "slide:"
-PLACEHOLDER = re.compile(r"\{\{\s*(figure|result|source|colab|repo)\s+([^}]*?)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(figure|result|source|model|data|colab|repo)\s+([^}]*?)\s*\}\}")
 
 
 class SlidesError(RuntimeError):
@@ -86,6 +88,19 @@ def collect(notebooks: list[Path]) -> tuple[dict[str, Figure], dict[str, dict[st
     return figures, records
 
 
+def format_value(value: Any, spec: str | None = None) -> str:
+    """A recorded value as the deck shows it: ``spec`` if given, else 3 decimals for floats
+    (scientific notation below 0.001, so that an error of 1e-6 does not read as 0.000)."""
+    if spec is not None:
+        try:
+            return format(value, spec)
+        except (TypeError, ValueError) as err:
+            raise SlidesError(f"Cannot format {value!r} with '{spec}': {err}") from None
+    if isinstance(value, float):
+        return f"{value:.1e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
+    return str(value)
+
+
 def colab_url(notebook: str) -> str:
     """The Open-in-Colab address of a course notebook."""
     return f"https://colab.research.google.com/github/{COURSE_REPO}/blob/main/notebooks/{notebook}.ipynb"
@@ -126,11 +141,12 @@ def render(
                 raise SlidesError(
                     f"'{args[0]}' recorded no '{args[1]}' (it has: {', '.join(results)})."
                 )
-            value = results[args[1]]
-            return f"{value:.3f}" if isinstance(value, float) else str(value)
+            return format_value(results[args[1]], args[2] if len(args) > 2 else None)
         if kind == "source":
             rec = record_of(args[0])
             return f"{rec['model']} on {rec['data']}"
+        if kind in ("model", "data"):
+            return str(record_of(args[0])[kind])
         return colab_url(args[0]) if kind == "colab" else repo_url(args[0])
 
     return PLACEHOLDER.sub(fill, template), used

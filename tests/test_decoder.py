@@ -238,6 +238,20 @@ def test_next_token_probs_sum_to_one(tokenizer) -> None:
     assert cold.max() > hot.max()  # lower temperature, sharper distribution
 
 
+def test_text_log_prob_is_the_chain_of_next_token_probabilities(tokenizer) -> None:
+    model = tiny_gpt(vocab=len(VOCAB), context=16)
+    words = ["the", "film", "was", "good"]
+    expected = 0.0
+    for i, word in enumerate(words):
+        probs, tokens = dec.next_token_probs(model, tokenizer, " ".join(words[:i]))
+        expected += math.log(probs[tokens.index(word)])
+    got = dec.text_log_prob(model, tokenizer, "the film was good")
+    assert got == pytest.approx(expected / len(words), rel=1e-9)
+    assert got < 0
+    with pytest.raises(ValueError, match="no tokens"):
+        dec.text_log_prob(model, tokenizer, "")
+
+
 # --- GPT-2 behind the same API (tiny random config, no weights) ---------------------------
 
 

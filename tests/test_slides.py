@@ -54,12 +54,28 @@ def test_render_fills_every_kind_of_placeholder(tmp_path: Path) -> None:
     assert figures["roc"].png == PNG_1X1 and figures["roc"].notebook == "05_x"
 
 
+def test_render_formats_values_and_names_model_and_data(tmp_path: Path) -> None:
+    results = {"share": 0.5587, "ppl": 266.621, "err": 1.44e-05, "zero": 0.0, "head": "L3-H1"}
+    record = {"notebook": "02_x", "model": "m", "data": "d", "results": results}
+    figures, records = slides.collect([fake_notebook(tmp_path / "02_x.ipynb", None, record)])
+    text, _ = slides.render(
+        "{{ result 02_x share .1% }} {{ result 02_x ppl .1f }} {{ result 02_x err }} "
+        "{{ result 02_x zero }} {{ result 02_x head }} | {{ model 02_x }} | {{ data 02_x }}",
+        figures,
+        records,
+    )
+    assert text == "55.9% 266.6 1.4e-05 0.000 L3-H1 | m | d"
+    with pytest.raises(slides.SlidesError, match="Cannot format 'L3-H1' with '.1f'"):
+        slides.render("{{ result 02_x head .1f }}", figures, records)
+
+
 @pytest.mark.parametrize(
     ("template", "message"),
     [
         ("{{ figure nope }}", "tag a notebook cell 'slide:nope'"),
         ("{{ result 05_x nope }}", "recorded no 'nope' .*has: auc"),
         ("{{ source 09_missing }}", "no record_results output"),
+        ("{{ model 09_missing }}", "no record_results output"),
     ],
 )
 def test_render_errors_name_what_is_missing(tmp_path: Path, template: str, message: str) -> None:

@@ -1,0 +1,74 @@
+"""Validation-only search for notebook 05's fine-tuning settings (the test split is never read).
+
+Each configuration fine-tunes the whole pretrained encoder (``load_encoder()``, offline the
+bundled all-MiniLM-L6-v2) with mean pooling on all 8,530 Rotten Tomatoes training sentences,
+validating after every epoch. Runs are checkpointed under ``$COURSE_CACHE_DIR/runs`` with the
+same key the notebook uses, so an interrupted search resumes and the notebook reuses the
+chosen run. One JSON line per configuration is appended to ``bench/results/finetune_search.jsonl``.
+
+    python bench/search_finetune.py --lr 5e-5 1e-4 --epochs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from course_utils.data import load_rotten_tomatoes
+from course_utils.embeddings import default_cache_dir
+from course_utils.models import load_encoder
+from course_utils.notebook import seed_everything
+from course_utils.train import ClassificationData, TextClassifier, TrainConfig, fit, run_key
+
+RESULTS = Path(__file__).parent / "results" / "finetune_search.jsonl"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lr", type=float, nargs="+", default=[5e-5, 1e-4])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[3])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--patience", type=int, default=1)
+    args = parser.parse_args()
+
+    data = load_rotten_tomatoes()
+    tokenizer, _, model_name = load_encoder(verbose=False)
+    train = ClassificationData.from_texts(data["train"]["text"], data["train"]["label"], tokenizer)
+    val = ClassificationData.from_texts(
+        data["validation"]["text"], data["validation"]["label"], tokenizer
+    )
+    for epochs in args.epochs:
+        for lr in args.lr:
+            config = TrainConfig(
+                epochs=epochs, lr=lr, batch_size=args.batch_size, patience=args.patience
+            )
+            _, encoder, _ = load_encoder(verbose=False)  # fresh pretrained weights every time
+            seed_everything(config.seed)
+            model = TextClassifier(encoder, pooling="mean")
+            folder = default_cache_dir().parent / "runs" / run_key(model, train, val, config=config)
+            start = time.perf_counter()
+            result = fit(model, train, val, config, device="cpu", checkpoint_dir=folder)
+            row = {
+                "date": date.today().isoformat(),
+                "model": model_name,
+                "data": "Rotten Tomatoes train (8,530) / validation (1,066)",
+                "threads": torch.get_num_threads(),
+                "config": {"epochs": epochs, "lr": lr, "batch_size": args.batch_size},
+                "history": result.history,
+                "best_epoch": result.best_epoch,
+                "best_val_auc": round(result.best_auc, 4),
+                "samples_per_s": round(result.samples_per_s, 1),
+                "wall_s": round(time.perf_counter() - start, 1),
+            }
+            print(json.dumps(row), flush=True)
+            with RESULTS.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
