@@ -19,6 +19,7 @@ split across the processes and gradients are averaged (DistributedDataParallel).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
@@ -441,6 +442,48 @@ def run_key(model: nn.Module, *datasets: ClassificationData, config: TrainConfig
         else:
             digest.update(str(data.inputs).encode())
     return digest.hexdigest()[:16]
+
+
+SEARCH_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results" / "finetune_search.jsonl"
+
+
+def best_searched_config(
+    model_name: str, path: str | os.PathLike[str] | None = None
+) -> tuple[TrainConfig | None, list[dict[str, Any]]]:
+    """The validation-best fine-tuning settings that ``bench/search_finetune.py`` found.
+
+    Reads the JSON lines the search wrote (default: ``bench/results/finetune_search.jsonl`` of
+    a repository checkout) and keeps the runs of ``model_name``. Returns ``(config, runs)``:
+    ``config`` has the epochs, learning rate and batch size of the run with the highest
+    validation AUC (``patience=1`` as in the search), ``None`` with ``runs == []`` when the file
+    is missing (e.g. a pip-installed package on Colab) or holds no run of this model.
+    Notebook 05, section "Fine-tuning".
+    """
+    file = Path(path) if path is not None else SEARCH_RESULTS
+    if not file.is_file():
+        return None, []
+    runs = []
+    for number, line in enumerate(file.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            run = json.loads(line)
+            run["config"]["lr"], run["best_val_auc"]  # noqa: B018 - fields every run needs
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{file}, line {number}: not a search result ({error}); re-run "
+                "bench/search_finetune.py or delete the line."
+            ) from None
+        if run.get("model") == model_name:
+            runs.append(run)
+    if not runs:
+        return None, []
+    best = max(runs, key=lambda r: r["best_val_auc"])["config"]
+    config = TrainConfig(
+        epochs=int(best["epochs"]), lr=float(best["lr"]), batch_size=int(best["batch_size"]),
+        patience=1,
+    )  # fmt: skip
+    return config, runs
 
 
 def _save_checkpoint(
