@@ -124,13 +124,13 @@ def scaling(
     Returns ``{method: [seconds for each n in sizes]}``. Methods are interleaved within each
     size so that a busy machine slows all of them alike.
     """
-    from tqdm.auto import tqdm
+    from course_utils.progress import progress as progress_bar
 
     if max(sizes) > len(x):
         raise ValueError(f"sizes go up to {max(sizes)} but x has only {len(x)} rows.")
     order = np.random.default_rng(random_state).permutation(len(x))
     times: dict[str, list[float]] = {m: [] for m in methods}
-    for n in tqdm(sizes, desc="scaling", disable=not progress):
+    for n in progress_bar(sizes, desc="scaling", disable=not progress):
         for method in methods:
             fit = cluster(x[order[:n]], method, random_state=random_state, **kwargs)
             times[method].append(fit.seconds)

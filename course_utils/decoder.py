@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from course_utils.progress import progress as progress_bar
 from course_utils.transformer import EncoderBlock
 
 CACHE_ENV_VAR = "COURSE_CACHE_DIR"
@@ -300,7 +301,6 @@ def train_tiny_decoder(
     Taught in notebook 02, section 7.
     """
     from safetensors.torch import save_file
-    from tqdm.auto import tqdm
 
     from course_utils.notebook import seed_everything
 
@@ -330,7 +330,7 @@ def train_tiny_decoder(
         model = TinyGPT(config, token_ids, unk_id, eos_id)
         train = model.to_model_ids(train_raw)
         val = model.to_model_ids(token_stream(val_texts, tokenizer))
-        history = _fit(model, train, val, settings, progress, tqdm)
+        history = _fit(model, train, val, settings, progress)
     finally:
         torch.set_num_threads(previous_threads)
     model.history = history
@@ -348,7 +348,7 @@ def train_tiny_decoder(
 
 
 def _fit(
-    model: TinyGPT, train: Tensor, val: Tensor, settings: TrainSettings, progress: bool, tqdm: Any
+    model: TinyGPT, train: Tensor, val: Tensor, settings: TrainSettings, progress: bool
 ) -> TrainingHistory:
     """The loop of :func:`train_tiny_decoder` (``train``/``val`` are model-id streams)."""
     ctx = model.config.context
@@ -373,7 +373,7 @@ def _fit(
     offsets = torch.arange(ctx + 1)
     model.train()
     start, start_cpu = time.perf_counter(), time.process_time()
-    bar = tqdm(range(settings.steps), desc="training", disable=not progress)
+    bar = progress_bar(range(settings.steps), desc="training", disable=not progress)
     for step in bar:
         starts = torch.randint(0, train.numel() - ctx - 1, (settings.batch_size,), generator=gen)
         chunk = train[starts[:, None] + offsets]  # (B, ctx + 1)
@@ -390,7 +390,7 @@ def _fit(
         if (step + 1) % settings.eval_every == 0 or step + 1 == settings.steps:
             history.val_steps.append(step + 1)
             history.val_loss.append(evaluate_loss(model, val))
-            bar.set_postfix(val_loss=f"{history.val_loss[-1]:.3f}")
+            bar.set_postfix(val_loss=f"{history.val_loss[-1]:.3f}", refresh=False)
     history.seconds = time.perf_counter() - start
     history.cpu_seconds = time.process_time() - start_cpu
     return history

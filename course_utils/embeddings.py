@@ -113,7 +113,7 @@ def _encode_uncached(
     batch_size: int,
     progress: bool,
 ) -> np.ndarray:
-    from tqdm.auto import tqdm
+    from course_utils.progress import progress as progress_bar
 
     device = next(model.parameters()).device
     ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
@@ -123,7 +123,7 @@ def _encode_uncached(
     model.eval()
     chunks: list[torch.Tensor] = []
     try:
-        for start in tqdm(
+        for start in progress_bar(
             range(0, len(order), batch_size), desc="encode", unit="batch", disable=not progress
         ):
             rows = [ids[i] for i in order[start : start + batch_size]]

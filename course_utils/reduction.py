@@ -123,7 +123,7 @@ def train_autoencoder(
     runs on one CPU thread: for a model this small, thread start-up costs more than it saves
     (and a busy machine makes extra threads far slower).
     """
-    from tqdm.auto import tqdm
+    from course_utils.progress import progress as progress_bar
 
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or len(x) < 2:
@@ -141,7 +141,7 @@ def train_autoencoder(
             optimizer = torch.optim.Adam(model.parameters(), lr=lr)
             losses = []
             desc = "vae" if variational else "ae"
-            for _ in tqdm(range(epochs), desc=desc, disable=not progress):
+            for _ in progress_bar(range(epochs), desc=desc, disable=not progress):
                 order = torch.randperm(len(data))
                 total = 0.0
                 for start in range(0, len(data), batch_size):

@@ -273,14 +273,14 @@ def predict_proba(
     progress: bool = True,
 ) -> np.ndarray:
     """Class probabilities ``(n, num_labels)`` (softmax of the logits), in the input order."""
-    from tqdm.auto import tqdm
+    from course_utils.progress import progress as progress_bar
 
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     probs = np.empty((len(data), data.num_labels))
     amp = mixed_precision and device.type == "cuda"
-    for index in tqdm(
+    for index in progress_bar(
         data.batches(batch_size, shuffle=False), desc="predict", disable=not progress
     ):
         batch = {k: v.to(device) for k, v in data.collate(index).items() if k != "labels"}
@@ -361,14 +361,14 @@ def fit(
 
     amp = config.mixed_precision and device.type == "cuda"
     trained, train_seconds = 0, 0.0
-    from tqdm.auto import tqdm
+    from course_utils.progress import progress as progress_bar
 
     for epoch in range(start_epoch, config.epochs):
         if config.patience is not None and bad_epochs >= config.patience:
             break
         net.train()
         batches = train.batches(config.batch_size, shuffle=True, seed=config.seed, epoch=epoch)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
+        bar = progress_bar(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
         loss_sum = 0.0
         tic = time.perf_counter()
         for step, index in enumerate(bar, 1):
@@ -391,7 +391,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.item()
             trained += len(index)  # the global batch, over all processes
-            bar.set_postfix(loss=f"{loss_sum / step:.3f}")
+            bar.set_postfix(loss=f"{loss_sum / step:.3f}", refresh=False)
         train_seconds += time.perf_counter() - tic
         metrics = classification_metrics(
             val.labels.numpy(),
