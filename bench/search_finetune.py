@@ -58,7 +58,12 @@ def main() -> None:
                 "model": model_name,
                 "data": "Rotten Tomatoes train (8,530) / validation (1,066)",
                 "threads": torch.get_num_threads(),
-                "config": {"epochs": epochs, "lr": lr, "batch_size": args.batch_size},
+                "config": {
+                    "epochs": epochs,
+                    "lr": lr,
+                    "batch_size": args.batch_size,
+                    "patience": args.patience,
+                },
                 "history": result.history,
                 "best_epoch": result.best_epoch,
                 "best_val_auc": round(result.best_auc, 4),

@@ -454,8 +454,8 @@ def best_searched_config(
 
     Reads the JSON lines the search wrote (default: ``bench/results/finetune_search.jsonl`` of
     a repository checkout) and keeps the runs of ``model_name``. Returns ``(config, runs)``:
-    ``config`` has the epochs, learning rate and batch size of the run with the highest
-    validation AUC (``patience=1`` as in the search), ``None`` with ``runs == []`` when the file
+    ``config`` has the epochs, learning rate, batch size and patience of the run with the highest
+    validation AUC, ``None`` with ``runs == []`` when the file
     is missing (e.g. a pip-installed package on Colab) or holds no run of this model.
     Notebook 05, section "Fine-tuning".
     """
@@ -468,7 +468,7 @@ def best_searched_config(
             continue
         try:
             run = json.loads(line)
-            run["config"]["lr"], run["best_val_auc"]  # noqa: B018 - fields every run needs
+            run["config"]["patience"], run["best_val_auc"]  # noqa: B018 - fields every run needs
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise ValueError(
                 f"{file}, line {number}: not a search result ({error}); re-run "
@@ -481,7 +481,7 @@ def best_searched_config(
     best = max(runs, key=lambda r: r["best_val_auc"])["config"]
     config = TrainConfig(
         epochs=int(best["epochs"]), lr=float(best["lr"]), batch_size=int(best["batch_size"]),
-        patience=1,
+        patience=int(best["patience"]),
     )  # fmt: skip
     return config, runs
 

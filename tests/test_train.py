@@ -210,18 +210,26 @@ def test_best_searched_config_picks_the_validation_best_run_of_the_model(tmp_pat
 
     file = tmp_path / "search.jsonl"
     rows = [
-        {"model": "m", "config": {"epochs": 3, "lr": 1e-4, "batch_size": 32}, "best_val_auc": 0.91},
-        {"model": "m", "config": {"epochs": 2, "lr": 5e-5, "batch_size": 16}, "best_val_auc": 0.93},
+        {
+            "model": "m",
+            "config": {"epochs": 3, "lr": 1e-4, "batch_size": 32, "patience": 1},
+            "best_val_auc": 0.91,
+        },
+        {
+            "model": "m",
+            "config": {"epochs": 2, "lr": 5e-5, "batch_size": 16, "patience": 2},
+            "best_val_auc": 0.93,
+        },
         {
             "model": "other",
-            "config": {"epochs": 9, "lr": 1.0, "batch_size": 8},
+            "config": {"epochs": 9, "lr": 1.0, "batch_size": 8, "patience": 1},
             "best_val_auc": 0.99,
         },
     ]
     file.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     config, runs = train_mod.best_searched_config("m", file)
     assert len(runs) == 2
-    assert (config.epochs, config.lr, config.batch_size, config.patience) == (2, 5e-5, 16, 1)
+    assert (config.epochs, config.lr, config.batch_size, config.patience) == (2, 5e-5, 16, 2)
     assert train_mod.best_searched_config("unknown", file) == (None, [])
     assert train_mod.best_searched_config("m", tmp_path / "missing.jsonl") == (None, [])
     file.write_text('{"model": "m"}\n')
