@@ -206,13 +206,17 @@ def _online_softmax_attention(
             new_max = s.detach().amax(dim=-1, keepdim=True)  # (cq, 1)
             if row_max is not None:
                 new_max = torch.maximum(row_max, new_max)
-            if may_mask_rows:  # exp(-inf - (-inf)) would be NaN: subtract 0 instead
-                new_max = new_max.masked_fill(new_max == -math.inf, 0.0)
-            p = s.sub_(new_max).exp_()  # (cq, ck), in place: no second block in memory
+            # a row that has seen only -inf so far keeps max -inf (so a later block's scores,
+            # however negative, are not measured against a made-up 0 and lost to underflow),
+            # but subtracts 0: exp(-inf - (-inf)) would be NaN
+            shift = new_max.masked_fill(new_max == -math.inf, 0.0) if may_mask_rows else new_max
+            p = s.sub_(shift).exp_()  # (cq, ck), in place: no second block in memory
             if row_max is None:  # first block
                 denom, acc = p.sum(dim=-1, keepdim=True), p @ v[j0:j1]
             else:  # rescale what the earlier blocks summed to the new maximum
-                correction = torch.exp(row_max - new_max)  # (cq, 1)
+                # exp(m_old - shift): 1 or less; 0 for a row whose earlier blocks were all -inf
+                # (their denom and acc are 0)
+                correction = torch.exp(row_max - shift)  # (cq, 1)
                 denom = denom * correction + p.sum(dim=-1, keepdim=True)
                 acc = torch.addmm(acc * correction, p, v[j0:j1])
             row_max = new_max

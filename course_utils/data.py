@@ -29,6 +29,7 @@ NEG_FILE = "rt-polarity.neg"
 CHECKSUM_FILE = "SHA256SUMS"
 LABEL_NAMES = ("neg", "pos")
 SPLIT_SIZES = {"train": 8530, "validation": 1066, "test": 1066}
+SENTENCES_PER_CLASS = 5331  # the v1.0 release: 5,331 positive and 5,331 negative sentences
 
 FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
 
@@ -105,7 +106,11 @@ def verify_checksums(folder: Path) -> bool:
         expected[parts[1].lstrip("*")] = parts[0].lower()
     for name in (POS_FILE, NEG_FILE):
         if name not in expected:
-            continue
+            raise DataError(
+                f"{sums_path} lists no checksum for {name}, so that file cannot be verified. "
+                f"Add its line ('sha256sum {name} >> {CHECKSUM_FILE}' on the original copy) "
+                "or restore the checksum file that came with the data."
+            )
         actual = _sha256(folder / name)
         if actual != expected[name]:
             raise DataError(
@@ -168,8 +173,13 @@ def split_polarity(pos: list[str], neg: list[str]) -> DatasetDict:
     return DatasetDict(splits)
 
 
-def load_from_folder(folder: str | os.PathLike[str]) -> DatasetDict:
-    """Load and split ``rt-polarity.pos``/``.neg`` from ``folder``, verifying checksums."""
+def load_from_folder(folder: str | os.PathLike[str], expect_full: bool = True) -> DatasetDict:
+    """Load and split ``rt-polarity.pos``/``.neg`` from ``folder``, verifying checksums.
+
+    With ``expect_full`` (the default) each class file must hold the release's 5,331
+    sentences, so a truncated copy without a checksum file is an error, not a smaller
+    dataset; ``expect_full=False`` splits files of any (equal) length by the same rule.
+    """
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise DataError(f"Data folder {path} does not exist. {_HOW_TO}")
@@ -177,7 +187,18 @@ def load_from_folder(folder: str | os.PathLike[str]) -> DatasetDict:
     if missing:
         raise DataError(f"Data folder {path} lacks {', '.join(missing)}. {_HOW_TO}")
     verify_checksums(path)
-    return split_polarity(read_sentences(path / POS_FILE), read_sentences(path / NEG_FILE))
+    pos, neg = read_sentences(path / POS_FILE), read_sentences(path / NEG_FILE)
+    if expect_full and len(pos) == len(neg) != SENTENCES_PER_CLASS:  # unequal: split's error
+        for name, sentences in ((POS_FILE, pos), (NEG_FILE, neg)):
+            if len(sentences) != SENTENCES_PER_CLASS:
+                raise DataError(
+                    f"{path / name} holds {len(sentences):,} sentences; the Rotten Tomatoes "
+                    f"release has {SENTENCES_PER_CLASS:,} per class, so this copy is truncated, "
+                    "extended or not the original. Restore the original files (their "
+                    f"{CHECKSUM_FILE} lets the loader verify them), or pass expect_full=False "
+                    "to split a smaller sample by the same rule."
+                )
+    return split_polarity(pos, neg)
 
 
 def _load_from_hub() -> DatasetDict:
@@ -193,14 +214,19 @@ def _load_from_hub() -> DatasetDict:
     return DatasetDict({name: ds[name].cast(FEATURES) for name in SPLIT_SIZES})
 
 
-def load_rotten_tomatoes(source: str | os.PathLike[str] | None = None) -> DatasetDict:
+def load_rotten_tomatoes(
+    source: str | os.PathLike[str] | None = None, expect_full: bool = True
+) -> DatasetDict:
     """Load Rotten Tomatoes as ``DatasetDict(train/validation/test)``.
 
     Splits have 8,530 / 1,066 / 1,066 rows with features ``text`` (string) and ``label``
     (``ClassLabel(["neg", "pos"])``), rows in the Hub's order. ``source`` is a folder with
     the Pang & Lee files; when ``None`` the folder in ``$COURSE_DATA_DIR`` is used, else
     the Hub. Raises :class:`DataError` with instructions when the data is missing or bad.
+    ``expect_full=False`` accepts a folder with fewer sentences (see :func:`load_from_folder`).
     """
     where = resolve_data_source(source)
-    ds = load_from_folder(where.location) if where.kind == "folder" else _load_from_hub()
+    if where.kind == "folder":
+        return load_from_folder(where.location, expect_full=expect_full)
+    ds = _load_from_hub()
     return ds

@@ -159,6 +159,14 @@ def setup(
 RESULTS_METADATA_KEY = "course_results"
 
 
+def format_number(value: Any) -> str:
+    """A result as printed in summaries: floats to 4 decimals, except small non-zero ones,
+    which keep 3 significant digits (an error of 1.44e-05 must not read as 0.0000)."""
+    if isinstance(value, float):
+        return f"{value:.3g}" if 0 < abs(value) < 1e-3 else f"{value:.4f}"
+    return str(value)
+
+
 def record_results(notebook: str, *, model: str, data: str, **numbers: Any) -> None:
     """Show a notebook's headline numbers with the model and data that produced them.
 
@@ -171,8 +179,7 @@ def record_results(notebook: str, *, model: str, data: str, **numbers: Any) -> N
     record = {"notebook": notebook, "model": model, "data": data, "results": numbers}
     lines = [f"Results of {notebook}  (model: {model}; data: {data})"]
     for key, value in numbers.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        lines.append(f"  {key:<28} {shown}")
+        lines.append(f"  {key:<28} {format_number(value)}")
     text = "\n".join(lines)
     if _in_kernel():
         from IPython.display import display

@@ -22,9 +22,9 @@ from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from course_utils.notebook import results_from_notebook
+from course_utils.notebook import format_number, results_from_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -71,6 +71,8 @@ def execute(path: Path, out_path: Path) -> NotebookRun:
         client.execute()
     except CellExecutionError as err:
         error = f"{err.ename}: {err.evalue}"
+    except (CellTimeoutError, DeadKernelError) as err:  # keep going: the summary says so
+        error = f"{type(err).__name__}: {err}"
     seconds = time.perf_counter() - start
     strip_volatile_metadata(nb)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,16 +91,17 @@ def summarise(runs: list[NotebookRun]) -> str:
     ]
     for run in runs:
         rec = run.record
-        numbers = ", ".join(
-            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in rec.get("results", {}).items()
-        )
+        numbers = ", ".join(f"{k}={format_number(v)}" for k, v in rec.get("results", {}).items())
         status = "ok" if run.ok else f"FAILED: {run.error}"
-        lines.append(
-            f"| {run.notebook} | {status} | {run.seconds:.1f} | "
-            f"{rec.get('model', '-')} | {rec.get('data', '-')} | {numbers or '-'} |"
-        )
+        cells = [run.notebook, status, f"{run.seconds:.1f}", rec.get("model", "-")]
+        cells += [rec.get("data", "-"), numbers or "-"]
+        lines.append("| " + " | ".join(_table_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _table_cell(text: str) -> str:
+    """One Markdown table cell: an error message may hold pipes and line breaks."""
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,6 +115,24 @@ def test_fully_masked_rows_give_zeros_like_torch_and_no_nan_gradients(kernel, ma
         torch.testing.assert_close(a.grad, b.grad)
 
 
+@pytest.mark.parametrize("mask_kind", ["bool", "float"])
+def test_chunked_keeps_very_negative_scores_after_a_fully_masked_block(mask_kind):
+    """A row whose first key block is all masked and whose live scores are far below 0
+    (here about -200) must still attend: measured against a stand-in maximum of 0 they would
+    underflow to exp(-200) = 0 in float32 and the row would come out as zeros."""
+    gen = torch.Generator().manual_seed(3)
+    q = torch.full((1, 4), 10.0)
+    k = -5.0 * torch.ones(6, 4) + 0.1 * torch.randn(6, 4, generator=gen)
+    v = torch.randn(6, 3, generator=gen)
+    keep = torch.tensor([[False, False, True, True, True, True]])  # block 1 (keys 0-1) masked
+    mask = keep if mask_kind == "bool" else torch.zeros(1, 6).masked_fill(~keep, -math.inf)
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0)
+    assert (q @ k.T).max() < -150  # the live scores are far below 0
+    ours = chunked_attention(q, k, v, attn_mask=mask, scale=1.0, chunk_size=2)
+    torch.testing.assert_close(ours, expected)
+    assert ours.abs().sum() > 0
+
+
 @pytest.mark.parametrize("kernel", [scaled_dot_product_attention, chunked_attention])
 @pytest.mark.parametrize("mask_kind", ["none", "float", "causal"])
 def test_gradients_match_torch(kernel, mask_kind):

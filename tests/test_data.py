@@ -51,7 +51,7 @@ def test_env_var_resolution(rt_folder: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_small_split_follows_hub_rule(tmp_path: Path) -> None:
     folder = write_folder(tmp_path, lines("good", 20), lines("bad", 20))
-    ds = load_rotten_tomatoes(folder)
+    ds = load_rotten_tomatoes(folder, expect_full=False)
     # n = 20: cut points int(16.5) = 16 and int(18.5) = 18
     assert [ds[k].num_rows for k in ("train", "validation", "test")] == [32, 4, 4]
     assert list(ds["validation"]["text"]) == [
@@ -65,7 +65,7 @@ def test_small_split_follows_hub_rule(tmp_path: Path) -> None:
 
 def test_strips_whitespace_and_crlf(tmp_path: Path) -> None:
     folder = write_folder(tmp_path, b"  nice film \r\nfine .\n", b"dull .\r\nbad  \n")
-    ds = load_rotten_tomatoes(folder)
+    ds = load_rotten_tomatoes(folder, expect_full=False)
     texts = [t for split in ds.values() for t in split["text"]]
     assert sorted(texts) == ["bad", "dull .", "fine .", "nice film"]
 
@@ -99,7 +99,22 @@ def test_malformed_checksum_file(tmp_path: Path) -> None:
 def test_no_checksum_file_is_allowed(tmp_path: Path) -> None:
     folder = write_folder(tmp_path, lines("good", 10), lines("bad", 10), sums=False)
     assert not data.verify_checksums(folder)
-    assert load_rotten_tomatoes(folder)["train"].num_rows == 16
+    assert load_rotten_tomatoes(folder, expect_full=False)["train"].num_rows == 16
+
+
+def test_truncated_copy_without_checksums_is_an_error(tmp_path: Path) -> None:
+    """Equal but short class files are not the release: no silent smaller dataset."""
+    folder = write_folder(tmp_path, lines("good", 10), lines("bad", 10), sums=False)
+    with pytest.raises(DataError, match=r"rt-polarity\.pos holds 10 sentences.*5,331.*expect_full"):
+        load_rotten_tomatoes(folder)
+
+
+def test_checksum_file_must_cover_both_class_files(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, lines("good", 4), lines("bad", 4))
+    sums = folder / data.CHECKSUM_FILE
+    sums.write_text(sums.read_text().splitlines()[0] + "\n")  # the .neg line is gone
+    with pytest.raises(DataError, match=r"lists no checksum for rt-polarity\.neg"):
+        load_rotten_tomatoes(folder, expect_full=False)
 
 
 def test_undecodable_bytes(tmp_path: Path) -> None:

@@ -61,3 +61,15 @@ def test_installs_course_package_and_python_311() -> None:
     assert "python=3.11" in env["dependencies"]
     _, pip_lines = conda_requirements()
     assert "-e ." in pip_lines
+
+
+def test_pip_section_is_a_valid_requirements_file() -> None:
+    """conda passes the pip list to `pip install -r`: each line must be a requirement or an
+    editable install (an option such as --no-deps on its own line makes pip fail)."""
+    _, pip_lines = conda_requirements()
+    for line in pip_lines:
+        if line.startswith("-"):
+            assert line.split()[0] in {"-e", "--editable"}, f"not for pip -r: {line}"
+        else:
+            Requirement(line)  # raises InvalidRequirement
+    assert "-e ." in pip_lines

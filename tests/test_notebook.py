@@ -15,7 +15,8 @@ from course_utils import notebook, runner
 
 
 def draw() -> tuple[float, float, float]:
-    return random.random(), float(np.random.rand())  # noqa: NPY002, float(torch.rand(1))
+    legacy_numpy = float(np.random.rand())  # noqa: NPY002 (the global generator is seeded)
+    return random.random(), legacy_numpy, float(torch.rand(1))
 
 
 def test_seed_everything_repeats_all_generators() -> None:
@@ -55,6 +56,20 @@ def test_record_results_prints_outside_a_kernel(capsys) -> None:
     assert out[1].split() == ["auc", "0.9123"] and out[2].split() == ["n", "3"]
     with pytest.raises(ValueError, match="model and data"):
         notebook.record_results("99_demo", model="", data="d", auc=1.0)
+
+
+def test_format_number_keeps_small_errors_visible() -> None:
+    assert notebook.format_number(0.912345) == "0.9123"
+    assert notebook.format_number(1.4424e-05) == "1.44e-05"  # not 0.0000
+    assert notebook.format_number(0.0001) == "0.0001"
+    assert notebook.format_number(0.0) == "0.0000" and notebook.format_number(7) == "7"
+
+
+def test_summary_table_survives_pipes_and_newlines() -> None:
+    run = runner.NotebookRun("02_x", 1.0, ok=False, error="ValueError: a | b\nsecond line")
+    row = runner.summarise([run]).splitlines()[-1]
+    assert row.startswith("| 02_x | FAILED: ValueError: a \\| b second line | 1.0 |")
+    assert row.count(" | ") == 5  # six cells, as in the header
 
 
 def make_notebook(path: Path, code: list[str]) -> Path:
