@@ -55,7 +55,7 @@ chromium:
 unit: install chromium
 	$(PY) -m pytest tests -q
 
-nbval: install
+nbval: install chromium
 	$(PY) -m pytest $(NBVAL_FLAGS) notebooks -q
 
 test: lint unit nbval

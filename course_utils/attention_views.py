@@ -331,6 +331,33 @@ def extract_attention(
     )[0]
 
 
+def link_scores(views: Sequence[AttentionView], links: Sequence[tuple[str, str]]) -> np.ndarray:
+    """How strongly each head links a query token to a key token, averaged over examples.
+
+    ``links[i] = (query, key)`` names two tokens of ``views[i]`` (first occurrence of each,
+    e.g. ``("are", "keys")`` for a verb and its subject). Returns ``(layers, heads)``: the
+    mean attention weight from query to key. Ranking heads by it finds the ones that track a
+    relation (coreference, subject-verb, ...), the way Clark et al. (2019) probed BERT.
+    """
+    if len(views) != len(links) or not views:
+        raise ValueError(
+            f"need one (query, key) link per view, got {len(views)} views, {len(links)} links"
+        )
+    shapes = {(v.num_layers, v.num_heads) for v in views}
+    if len(shapes) != 1:
+        raise AttentionShapeError(f"views come from different models (layers, heads): {shapes}")
+    total = np.zeros(shapes.pop())
+    for view, (query, key) in zip(views, links, strict=True):
+        missing = [t for t in (query, key) if t not in view.tokens]
+        if missing:
+            raise ValueError(
+                f"token(s) {missing} not in this view's tokens {view.tokens}; use the "
+                "tokenizer's spelling (e.g. lower case for uncased models)"
+            )
+        total += view.stacked()[:, :, view.tokens.index(query), view.tokens.index(key)]
+    return total / len(views)
+
+
 # --- drawing: BertViz HTML and a static heatmap -----------------------------------------
 
 

@@ -8,8 +8,10 @@ and with the elements that prove the graphic was drawn (e.g. SVG).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,8 +68,26 @@ def check_page(
     """Load ``path`` in headless Chromium with the network cut off and inspect it.
 
     ``selectors`` are CSS selectors whose match counts are returned (e.g. ``"svg"`` proves an
-    SVG graphic was drawn). Optionally saves a PNG ``screenshot`` of the page.
+    SVG graphic was drawn). Optionally saves a PNG ``screenshot`` of the page. Works in a
+    Jupyter kernel too: Playwright's sync API refuses to run where an asyncio loop is
+    running, so there it runs in a worker thread.
     """
+    args = (path, selectors, settle_ms, screenshot, viewport)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop here (a script, pytest): run directly
+        return _check_page(*args)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_check_page, *args).result()
+
+
+def _check_page(
+    path: str | os.PathLike[str],
+    selectors: tuple[str, ...],
+    settle_ms: int,
+    screenshot: str | os.PathLike[str] | None,
+    viewport: tuple[int, int],
+) -> PageCheck:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -96,7 +96,11 @@ def keybert_topics(
     A cluster's vector is the mean of its documents' embeddings ``doc_vectors``
     ``(n_docs, d)``; candidates are the words of ``vocab`` found in at least ``min_docs`` of
     its documents; they are ranked by the cosine similarity of their embedding
-    ``word_vectors`` ``(V, d)`` (same encoder) with the cluster's vector.
+    ``word_vectors`` ``(V, d)`` (same encoder) with the cluster's vector. With
+    ``min_docs=1`` this is exactly what the ``keybert`` library's
+    ``KeyBERT.extract_keywords`` returns for one document per cluster given the same
+    document (centroid) and word embeddings (tested); ``min_docs`` only drops words a
+    cluster uses once or twice, which are often typos or names.
     """
     start = time.perf_counter()
     labels = np.asarray(labels)

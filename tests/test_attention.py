@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 
 import pytest
 import torch
@@ -54,7 +55,8 @@ def _random_case(seed: int, shape: tuple, mask_kind: str, dtype: torch.dtype):
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_kernels_match_torch(shape, mask_kind, dtype):
-    q, k, v, kwargs = _random_case(hash((shape, mask_kind)) % 2**31, shape, mask_kind, dtype)
+    seed = zlib.crc32(repr((shape, mask_kind)).encode())  # stable across runs (unlike hash)
+    q, k, v, kwargs = _random_case(seed, shape, mask_kind, dtype)
     for scale in (None, 0.3):
         expected = F.scaled_dot_product_attention(q, k, v, scale=scale, **kwargs)
         textbook = scaled_dot_product_attention(q, k, v, scale=scale, **kwargs)

@@ -334,3 +334,24 @@ def test_exported_head_view_switches_layers_offline(eager, tmp_path: Path) -> No
     assert not errors, errors
     assert len(layer0) == len(layer1) > 0
     assert layer0 != layer1  # the menu redrew the graphic with the other layer's weights
+
+
+def test_link_scores_average_the_named_links() -> None:
+    """Hand-made weights: head (0, 1) sends 'are' to 'keys' in both examples."""
+    tokens_a = ["[CLS]", "keys", "are", "[SEP]"]
+    tokens_b = ["[CLS]", "the", "keys", "are", "[SEP]"]
+    views = []
+    for tokens in (tokens_a, tokens_b):
+        n = len(tokens)
+        w = np.full((1, 2, n, n), 1.0 / n)  # 1 layer, 2 heads, uniform
+        q, k = tokens.index("are"), tokens.index("keys")
+        w[0, 1, q] = 0.0
+        w[0, 1, q, k] = 1.0
+        views.append(to_bertviz(w, tokens))
+    scores = av.link_scores(views, [("are", "keys"), ("are", "keys")])
+    assert scores.shape == (1, 2)
+    np.testing.assert_allclose(scores, [[(1 / 4 + 1 / 5) / 2, 1.0]])
+    with pytest.raises(ValueError, match=r"token\(s\) \['dog'\] not in"):
+        av.link_scores(views[:1], [("are", "dog")])
+    with pytest.raises(ValueError, match="one \\(query, key\\) link per view"):
+        av.link_scores(views, [("are", "keys")])

@@ -53,3 +53,14 @@ def test_screenshot(tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
     check_page(page(tmp_path, "<h1>hello</h1>"), screenshot=shot)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_works_where_an_asyncio_loop_is_running(tmp_path: Path) -> None:
+    """A Jupyter kernel runs an asyncio loop, where Playwright's sync API refuses to start."""
+    import asyncio
+
+    async def inside_a_loop():
+        return check_page(page(tmp_path, "<svg width='10' height='10'></svg>"), ("svg",))
+
+    check = asyncio.run(inside_a_loop())
+    assert check.ok and check.counts == {"svg": 1}

@@ -103,3 +103,18 @@ def test_bad_input_is_a_clear_error(tiny) -> None:
         encode("good film", model, tokenizer, cache=False)
     with pytest.raises(ValueError, match="pooling"):
         encode(["good"], model, tokenizer, pooling="median", cache=False)
+
+
+def test_pool_ignores_whatever_sits_in_padded_positions() -> None:
+    """Known answers on a hand-made batch: junk (1e6) in padded slots changes nothing."""
+    from course_utils.embeddings import pool
+
+    hidden = torch.tensor(
+        [[[1.0, 2.0], [3.0, -4.0], [1e6, 1e6]], [[5.0, 6.0], [1e6, -1e6], [1e6, 1e6]]]
+    )
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    torch.testing.assert_close(pool(hidden, mask, "mean"), torch.tensor([[2.0, -1.0], [5.0, 6.0]]))
+    torch.testing.assert_close(pool(hidden, mask, "max"), torch.tensor([[3.0, 2.0], [5.0, 6.0]]))
+    torch.testing.assert_close(pool(hidden, mask, "cls"), torch.tensor([[1.0, 2.0], [5.0, 6.0]]))
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        pool(hidden, mask, "sum")  # type: ignore[arg-type]

@@ -81,3 +81,33 @@ def test_vectorizer_drops_stop_words_and_short_words() -> None:
     vec = kw.make_vectorizer(min_df=1)
     vec.fit(["the film is a gem", "a dull film , it 's bad"])
     assert vec.get_feature_names_out().tolist() == ["bad", "dull", "film", "gem"]
+
+
+def test_keybert_equals_the_keybert_library_given_the_same_embeddings() -> None:
+    """With min_docs=1, keybert_topics is KeyBERT: one document per cluster, its centroid as
+    the document embedding, the same word embeddings (no model is run)."""
+    from keybert import KeyBERT
+    from keybert.backend import BaseEmbedder
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    rng = np.random.default_rng(0)
+    vocab = np.array([f"word{i:02d}" for i in range(30)])
+    labels = np.repeat([0, 1, 2], 8)
+    texts = [" ".join(rng.choice(vocab[10 * c : 10 * c + 14], size=5)) for c in labels]
+    counts = CountVectorizer(vocabulary=vocab).transform(texts)
+    doc_vectors, word_vectors = rng.normal(size=(24, 16)), rng.normal(size=(30, 16))
+    ours = kw.keybert_topics(counts, labels, doc_vectors, word_vectors, vocab, top_n=5, min_docs=1)
+
+    unit = doc_vectors / np.linalg.norm(doc_vectors, axis=1, keepdims=True)
+    centroids = np.vstack([unit[labels == c].mean(0) for c in range(3)])
+    cluster_docs = [
+        " ".join(t for t, c in zip(texts, labels, strict=True) if c == k) for k in range(3)
+    ]
+    found = KeyBERT(model=BaseEmbedder()).extract_keywords(
+        cluster_docs,
+        vectorizer=CountVectorizer(vocabulary=vocab),
+        doc_embeddings=centroids,
+        word_embeddings=word_vectors,
+        top_n=5,
+    )
+    assert ours.words == [[word for word, _ in keywords] for keywords in found]

@@ -45,6 +45,11 @@ def test_trustworthiness_known_answers() -> None:
     assert rd.trustworthiness(x, x, k=5) == pytest.approx(1.0)
     rng = np.random.default_rng(1)
     assert rd.trustworthiness(x, rng.normal(size=(len(x), 2)), k=5) < 0.7
+    # by hand (Venna & Kaski): points at 0 1 4 9 16, mapped to 16 9 4 1 0, k = 1. Points 1, 2, 3
+    # gain a map neighbour that was their 2nd, 3rd, 2nd nearest: penalty (1 + 2 + 1) = 4,
+    # scaled by 2 / (n k (2n - 3k - 1)) = 2 / 30
+    line = np.arange(5.0)[:, None] ** 2
+    assert rd.trustworthiness(line, line[::-1], k=1) == pytest.approx(1 - 4 * 2 / 30)
 
 
 def test_label_separation() -> None:
