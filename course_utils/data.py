@@ -188,16 +188,15 @@ def load_from_folder(folder: str | os.PathLike[str], expect_full: bool = True) -
         raise DataError(f"Data folder {path} lacks {', '.join(missing)}. {_HOW_TO}")
     verify_checksums(path)
     pos, neg = read_sentences(path / POS_FILE), read_sentences(path / NEG_FILE)
-    if expect_full and len(pos) == len(neg) != SENTENCES_PER_CLASS:  # unequal: split's error
-        for name, sentences in ((POS_FILE, pos), (NEG_FILE, neg)):
-            if len(sentences) != SENTENCES_PER_CLASS:
-                raise DataError(
-                    f"{path / name} holds {len(sentences):,} sentences; the Rotten Tomatoes "
-                    f"release has {SENTENCES_PER_CLASS:,} per class, so this copy is truncated, "
-                    "extended or not the original. Restore the original files (their "
-                    f"{CHECKSUM_FILE} lets the loader verify them), or pass expect_full=False "
-                    "to split a smaller sample by the same rule."
-                )
+    # equal lengths only: unequal files get split_polarity's own error
+    if expect_full and len(pos) == len(neg) != SENTENCES_PER_CLASS:
+        raise DataError(
+            f"{path / POS_FILE} holds {len(pos):,} sentences (and {NEG_FILE} as many); the "
+            f"Rotten Tomatoes release has {SENTENCES_PER_CLASS:,} per class, so this copy is "
+            "truncated, extended or not the original. Restore the original files (their "
+            f"{CHECKSUM_FILE} lets the loader verify them), or pass expect_full=False to split "
+            "a smaller sample by the same rule."
+        )
     return split_polarity(pos, neg)
 
 
