@@ -9,8 +9,8 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 import torch
-from tiny_models import VOCAB  # noqa: E402
-from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
+from tiny_models import tiny_distilbert
+from transformers import DistilBertModel
 
 from course_utils import models
 from course_utils.models import ModelError, load_encoder, resolve_encoder
@@ -25,27 +25,6 @@ def empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv(models.MODEL_ENV_VAR, raising=False)
     return cache
-
-
-def save_tiny_distilbert(folder: Path) -> DistilBertModel:
-    """A randomly initialised 2-layer DistilBERT (hidden 32) with a WordPiece tokenizer."""
-    torch.manual_seed(0)
-    config = DistilBertConfig(
-        vocab_size=len(VOCAB),
-        dim=32,
-        hidden_dim=64,
-        n_layers=2,
-        n_heads=2,
-        max_position_embeddings=64,
-    )
-    model = DistilBertModel(config).eval()
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)  # safetensors by default
-    # transformers 5 ignores ``vocab_file=``: pass the vocabulary itself (else all [UNK])
-    tokenizer = DistilBertTokenizerFast(vocab={word: i for i, word in enumerate(VOCAB)})
-    assert tokenizer.convert_tokens_to_ids("film") == VOCAB.index("film")
-    tokenizer.save_pretrained(folder)
-    return model
 
 
 def test_offline_default_is_bundled_model(empty_hf_cache: Path, capsys) -> None:
@@ -97,7 +76,7 @@ def test_attentions_option_returns_weights(empty_hf_cache: Path) -> None:
 
 
 def test_local_distilbert_folder(tmp_path: Path, empty_hf_cache: Path) -> None:
-    reference = save_tiny_distilbert(tmp_path / "tiny-distilbert")
+    reference = tiny_distilbert(tmp_path / "tiny-distilbert")[1]
     tokenizer, model, name = load_encoder(str(tmp_path / "tiny-distilbert"), verbose=False)
     assert name == "tiny-distilbert"
     assert isinstance(model, DistilBertModel)
@@ -111,7 +90,7 @@ def test_local_distilbert_folder(tmp_path: Path, empty_hf_cache: Path) -> None:
 def test_default_prefers_distilbert_in_hf_cache(empty_hf_cache: Path) -> None:
     """When the local HF cache holds the lecture's model, the default resolves to it."""
     repo = empty_hf_cache / "models--distilbert-base-uncased"
-    save_tiny_distilbert(repo / "snapshots" / "0123abcd")
+    tiny_distilbert(repo / "snapshots" / "0123abcd")
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
     choice = resolve_encoder()
@@ -136,7 +115,7 @@ def test_unknown_model_offline_is_a_clear_error(empty_hf_cache: Path) -> None:
 
 def test_pickle_weights_are_refused(tmp_path: Path, empty_hf_cache: Path) -> None:
     folder = tmp_path / "pickled"
-    model = save_tiny_distilbert(folder)
+    _, model = tiny_distilbert(folder)
     (folder / "model.safetensors").unlink()
     torch.save(model.state_dict(), folder / "pytorch_model.bin")
     with pytest.raises(ModelError, match="only safetensors"):

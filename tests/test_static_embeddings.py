@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
+from tiny_models import tiny_bert_config
+from transformers import AutoTokenizer, BertModel
 
 from course_utils import static_embeddings as se
 from course_utils.models import bundled_model_path
@@ -16,15 +17,7 @@ def tiny_bert():
     """The bundled tokenizer with a tiny random BERT (2 layers, 32-d): fast, no weights."""
     tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    return tokenizer, BertModel(config).eval()
+    return tokenizer, BertModel(tiny_bert_config(len(tokenizer))).eval()
 
 
 def test_tokenize_and_find_word() -> None:

@@ -1,6 +1,6 @@
 """Tiny randomly initialised encoders (hidden 32, 2 layers) with a WordPiece tokenizer.
 
-Shared by the embedding and training tests so that they run in seconds without weights.
+Shared by the model, embedding and training tests so that they run in seconds without weights.
 """
 
 from __future__ import annotations
@@ -8,7 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import BertConfig, BertModel, BertTokenizerFast
+from transformers import (
+    BertConfig,
+    BertModel,
+    BertTokenizerFast,
+    DistilBertConfig,
+    DistilBertModel,
+    DistilBertTokenizerFast,
+    PreTrainedModel,
+)
 
 VOCAB = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
@@ -17,26 +25,47 @@ VOCAB = [
 ]  # fmt: skip
 
 
-def tiny_bert(folder: Path, seed: int = 0) -> tuple[BertTokenizerFast, BertModel]:
-    """Save and return a 2-layer BERT (hidden 32, no dropout) and its tokenizer in ``folder``."""
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(VOCAB),
+def tiny_bert_config(vocab_size: int = len(VOCAB), **overrides: float) -> BertConfig:
+    """A 2-layer BERT config (hidden 32, 2 heads) for any vocabulary size."""
+    return BertConfig(
+        vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
+        **overrides,
     )
-    model = BertModel(config).eval()
+
+
+def _save_with_tokenizer(model: PreTrainedModel, tokenizer_class: type, folder: Path):
+    """Save ``model`` (safetensors) and a WordPiece tokenizer over ``VOCAB`` in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     # transformers 5 ignores ``vocab_file=``: pass the vocabulary itself (else all [UNK])
-    tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(VOCAB)})
+    tokenizer = tokenizer_class(vocab={word: i for i, word in enumerate(VOCAB)})
+    assert tokenizer.convert_tokens_to_ids("film") == VOCAB.index("film")
     tokenizer.save_pretrained(folder)
-    return tokenizer, model
+    return tokenizer
+
+
+def tiny_bert(folder: Path, seed: int = 0) -> tuple[BertTokenizerFast, BertModel]:
+    """Save and return a 2-layer BERT (hidden 32, no dropout) and its tokenizer in ``folder``."""
+    torch.manual_seed(seed)
+    config = tiny_bert_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = BertModel(config).eval()
+    return _save_with_tokenizer(model, BertTokenizerFast, folder), model
+
+
+def tiny_distilbert(folder: Path, seed: int = 0) -> tuple[DistilBertTokenizerFast, DistilBertModel]:
+    """Save and return a 2-layer DistilBERT (hidden 32) and its tokenizer in ``folder``."""
+    torch.manual_seed(seed)
+    config = DistilBertConfig(
+        vocab_size=len(VOCAB), dim=32, hidden_dim=64, n_layers=2, n_heads=2,
+        max_position_embeddings=64,
+    )  # fmt: skip
+    model = DistilBertModel(config).eval()
+    return _save_with_tokenizer(model, DistilBertTokenizerFast, folder), model
 
 
 def toy_reviews(n: int, seed: int = 0) -> tuple[list[str], list[int]]:
