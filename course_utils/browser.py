@@ -64,15 +64,18 @@ def check_page(
     settle_ms: int = 500,
     screenshot: str | os.PathLike[str] | None = None,
     viewport: tuple[int, int] = (1280, 720),
+    timeout_ms: int = 30_000,
 ) -> PageCheck:
     """Load ``path`` in headless Chromium with the network cut off and inspect it.
 
     ``selectors`` are CSS selectors whose match counts are returned (e.g. ``"svg"`` proves an
-    SVG graphic was drawn). Optionally saves a PNG ``screenshot`` of the page. Works in a
+    SVG graphic was drawn). The page's scripts may still be drawing after ``load`` (slowly on
+    a busy machine), so the counts are taken once two readings ``settle_ms`` apart agree, or
+    after ``timeout_ms``. Optionally saves a PNG ``screenshot`` of the page. Works in a
     Jupyter kernel too: Playwright's sync API refuses to run where an asyncio loop is
     running, so there it runs in a worker thread.
     """
-    args = (path, selectors, settle_ms, screenshot, viewport)
+    args = (path, selectors, settle_ms, screenshot, viewport, timeout_ms)
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no loop here (a script, pytest): run directly
@@ -87,6 +90,7 @@ def _check_page(
     settle_ms: int,
     screenshot: str | os.PathLike[str] | None,
     viewport: tuple[int, int],
+    timeout_ms: int,
 ) -> PageCheck:
     try:
         from playwright.sync_api import sync_playwright
@@ -105,18 +109,29 @@ def _check_page(
             page.on("pageerror", lambda err: check.console_errors.append(str(err)))
             page.route("**/*", lambda route: _only_local(check, route))
             page.goto(page_url, wait_until="load")
-            page.wait_for_timeout(settle_ms)
+            check.counts = _settled_counts(page, selectors, settle_ms, timeout_ms)
             check.broken_images = page.eval_on_selector_all(
                 "img",
                 "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0)"
                 ".map(i => (i.getAttribute('src') || '').slice(0, 80))",
             )
-            check.counts = {sel: page.locator(sel).count() for sel in selectors}
             if screenshot is not None:
                 page.screenshot(path=str(screenshot), full_page=False)
         finally:
             browser.close()
     return check
+
+
+def _settled_counts(page, selectors: tuple[str, ...], settle_ms: int, timeout_ms: int) -> dict:
+    """Match counts of ``selectors`` once two readings ``settle_ms`` apart agree."""
+    waited, counts = 0, None
+    while True:
+        page.wait_for_timeout(settle_ms)
+        waited += settle_ms
+        now = {sel: page.locator(sel).count() for sel in selectors}
+        if now == counts or waited >= timeout_ms:
+            return now
+        counts = now
 
 
 def _on_console(check: PageCheck, kind: str, text: str) -> None:
