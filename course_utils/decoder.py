@@ -218,6 +218,18 @@ def unigram_perplexity(train_ids: Tensor, targets: Tensor, vocab_size: int) -> f
     return math.exp(-log_p[targets].mean().item())
 
 
+def unigram_baseline(
+    model: TinyGPT, tokenizer: Any, texts: Sequence[str], val_texts: Sequence[str]
+) -> float:
+    """Validation perplexity of the unigram baseline over ``model``'s vocabulary: counts from
+    ``texts``, scored on the next-token targets of ``val_texts`` that ``model`` is evaluated on.
+    Taught in notebook 02, section 7."""
+    train_ids = model.to_model_ids(token_stream(texts, tokenizer))
+    val_ids = model.to_model_ids(token_stream(val_texts, tokenizer))
+    _, targets = _windows(val_ids, model.config.context)
+    return unigram_perplexity(train_ids, targets.flatten(), model.config.vocab_size)
+
+
 def _windows(stream: Tensor, context: int) -> tuple[Tensor, Tensor]:
     """Non-overlapping inputs ``(N, context)`` and next-token targets ``(N, context)``."""
     n = (stream.numel() - 1) // context

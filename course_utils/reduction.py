@@ -11,13 +11,29 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 METHODS = ("pca", "random_projection", "tsne", "umap", "mds", "ae", "vae")
+
+# Notebook 03's comparison: display name -> (method, fitted on "all" points or the "sample").
+# t-SNE and MDS cost O(n^2), so they see the 2,000-sentence sample only.
+COMPARISON = {
+    "PCA": ("pca", "all"),
+    "random projection": ("random_projection", "all"),
+    "t-SNE": ("tsne", "sample"),
+    "UMAP": ("umap", "all"),
+    "AE": ("ae", "all"),
+    "VAE": ("vae", "all"),
+    "MDS": ("mds", "sample"),
+}
+FULL = "none (384-d)"  # the row of the comparison table that scores the original vectors
 
 
 class AutoEncoder(nn.Module):
@@ -285,3 +301,60 @@ def stratified_sample(labels: np.ndarray, n: int, *, random_state: int = 42) -> 
         return idx
     picked, _ = train_test_split(idx, train_size=n, stratify=labels, random_state=random_state)
     return np.sort(picked)
+
+
+def compare_reductions(
+    x: np.ndarray,
+    labels: np.ndarray,
+    sample: np.ndarray,
+    plan: dict[str, tuple[str, str]] | None = None,
+    *,
+    random_state: int = 42,
+    progress: bool = True,
+) -> tuple[dict[str, Reduction], pd.DataFrame]:
+    """Reduce ``x`` ``(n, d)`` to 2-D with every method of ``plan`` (default
+    :data:`COMPARISON`) and score each map on the rows ``sample`` with
+    :func:`evaluate_embedding`. The last table row, :data:`FULL`, scores the original vectors
+    (trustworthiness and k-NN preservation 1 by definition). Returns the maps and the table
+    (one row per method, rounded to 3 decimals, with a ``time`` column).
+    Taught in notebook 03, section "Dimensionality reduction, measured".
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    maps = {}
+    for name, (method, fit_on) in tqdm(
+        (plan or COMPARISON).items(), desc="reduce", disable=not progress
+    ):
+        maps[name] = reduce(x if fit_on == "all" else x[sample], method, random_state=random_state)
+    rows = []
+    for name, red in maps.items():
+        y2 = red.embedding if len(red.embedding) == len(sample) else red.embedding[sample]
+        scores = evaluate_embedding(x[sample], y2, labels[sample], random_state=random_state)
+        rows.append(
+            {"method": name, "fitted on": len(red.embedding), **scores,
+             "time": f"[time: {red.seconds:7.1f} s]"}
+        )  # fmt: skip
+    full = label_separation(x[sample], labels[sample], random_state=random_state)
+    rows.append(
+        {"method": FULL, "fitted on": len(x), "trustworthiness": 1.0, "knn_preservation": 1.0,
+         **full, "time": ""}
+    )  # fmt: skip
+    return maps, pd.DataFrame(rows).set_index("method").round(3)
+
+
+def comparison_claims(table: pd.DataFrame) -> dict[str, float]:
+    """The quantities notebook 03 makes claims about, from a :func:`compare_reductions` table:
+    how much less trustworthy random projection is than PCA/UMAP/t-SNE, how many more
+    neighbours t-SNE/UMAP keep than PCA, how much sentiment every 2-D map loses against the
+    original vectors, and PCA's probe accuracy (the nonlinear maps' probe accuracy swings with
+    the seed and the CPU: see ``stability.spread_table``)."""
+    t, k, acc = table["trustworthiness"], table["knn_preservation"], table["probe_acc"]
+    return {
+        "trust_gap_random_projection": float(
+            min(t["PCA"], t["UMAP"], t["t-SNE"]) - t["random projection"]
+        ),
+        "knn_gap_tsne_umap_over_pca": float(min(k["t-SNE"], k["UMAP"]) - k["PCA"]),
+        "probe_gap_384d": float(acc[FULL] - acc.drop(FULL).max()),
+        "probe_acc_pca": float(acc["PCA"]),
+    }

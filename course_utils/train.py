@@ -238,6 +238,11 @@ class TrainConfig:
     eval_batch_size: int = 128
 
 
+# Notebook 05's PyTorch linear head on frozen features: more epochs, a larger step and
+# stronger weight decay than fine-tuning, since only one layer learns.
+FROZEN_HEAD_CONFIG = TrainConfig(epochs=10, lr=1e-3, batch_size=64, weight_decay=0.1, patience=2)
+
+
 @dataclass
 class TrainResult:
     """What :func:`fit` returns: per-epoch ``history`` and the best (restored) epoch."""

@@ -80,3 +80,14 @@ def test_scaling_and_growth_exponent() -> None:
 def test_unknown_method() -> None:
     with pytest.raises(ValueError, match="Unknown method 'optics'"):
         cl.cluster(np.ones((4, 2)), "optics")
+
+
+@pytest.mark.filterwarnings("ignore:Graph is not fully connected")
+def test_compare_clusterings_table() -> None:
+    x, truth = three_blobs()
+    fits, table = cl.compare_clusterings(
+        x, truth, ("kmeans", "ward"), n_clusters=3, random_state=0, progress=False
+    )
+    assert list(fits) == ["kmeans", "ward"] and list(table.index) == ["kmeans", "ward"]
+    assert table["n_clusters"].eq(3).all() and table["noise_share"].eq(0).all()
+    assert table["ari"].eq(1.0).all() and table["time"].str.startswith("[time:").all()

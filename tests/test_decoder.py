@@ -207,6 +207,7 @@ def test_training_is_deterministic_cached_and_beats_unigram(tokenizer, tmp_path:
     _, targets = dec._windows(val_ids, first.config.context)
     unigram = dec.unigram_perplexity(train_ids, targets.flatten(), first.config.vocab_size)
     assert first.history.val_perplexity < 0.8 * unigram
+    assert dec.unigram_baseline(first, tokenizer, texts, val) == unigram  # the notebook's helper
 
 
 def test_generate_is_reproducible_and_greedy_is_temperature_zero(tokenizer) -> None:

@@ -134,3 +134,32 @@ def test_stratified_sample() -> None:
     assert len(idx) == 10 and np.all(np.diff(idx) > 0)
     assert (labels[idx] == 1).sum() == 2
     np.testing.assert_array_equal(rd.stratified_sample(labels, 200), np.arange(100))
+
+
+def test_compare_reductions_scores_every_map_and_the_original() -> None:
+    x, labels = blobs(80, d=6)
+    sample = rd.stratified_sample(labels, 40, random_state=0)
+    plan = {"PCA": ("pca", "all"), "random projection": ("random_projection", "sample")}
+    maps, table = rd.compare_reductions(x, labels, sample, plan, random_state=0, progress=False)
+    assert list(table.index) == ["PCA", "random projection", rd.FULL]
+    assert maps["PCA"].embedding.shape == (80, 2)
+    assert maps["random projection"].embedding.shape == (40, 2)
+    assert table.loc["PCA", "fitted on"] == 80 and table.loc["random projection", "fitted on"] == 40
+    assert table.loc[rd.FULL, ["trustworthiness", "knn_preservation"]].tolist() == [1.0, 1.0]
+    assert table.loc["PCA", "probe_acc"] == 1.0  # the blobs stay apart in PCA's map
+
+
+def test_comparison_claims_known_answers() -> None:
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {"trustworthiness": [0.66, 0.55, 0.82, 0.73, 1.0],
+         "knn_preservation": [0.02, 0.01, 0.25, 0.12, 1.0],
+         "probe_acc": [0.62, 0.54, 0.60, 0.56, 0.72]},
+        index=["PCA", "random projection", "t-SNE", "UMAP", rd.FULL],
+    )  # fmt: skip
+    claims = rd.comparison_claims(table)
+    assert claims == pytest.approx(
+        {"trust_gap_random_projection": 0.11, "knn_gap_tsne_umap_over_pca": 0.10,
+         "probe_gap_384d": 0.10, "probe_acc_pca": 0.62}
+    )  # fmt: skip
