@@ -1,0 +1,118 @@
+"""Claims that print the same on every machine, and bounds set from the measured spread."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_utils import stability
+from course_utils.stability import BOUNDS, Bound, check_claims, spread_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bound_holds_margin_and_text() -> None:
+    floor = Bound("auc", ">=", 0.8, "better than chance")
+    ceiling = Bound("share", "<=", 0.3, "few outliers")
+    assert floor.holds(0.8) and not floor.holds(0.79) and not floor.holds(math.nan)
+    assert ceiling.holds(0.3) and not ceiling.holds(0.31)
+    assert floor.margin(0.85) == pytest.approx(0.05) and ceiling.margin(0.4) == pytest.approx(-0.1)
+    assert floor.text() == "better than chance (auc >= 0.8)"
+
+
+def test_claims_print_the_same_whatever_the_value(capsys) -> None:
+    source = "model: m; data: d"
+    outputs = []
+    for accuracy in (0.7712, 0.7739):  # two machines' last digits
+        check_claims(
+            "00_llm_overview",
+            {"classify_test_accuracy": accuracy, "classify_test_auc": 0.85},
+            source=source,
+            facts={"shapes agree": True},
+        )
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+    assert "0.77" not in outputs[0] and "classify_test_accuracy >= 0.7" in outputs[0]
+    assert outputs[0].startswith(f"Claims ({source}):")
+
+
+def test_a_false_claim_fails_with_its_value(capsys) -> None:
+    with pytest.raises(AssertionError, match=r"classify_test_auc >= 0.8\): measured 0.61"):
+        check_claims("00_llm_overview", {"classify_test_auc": 0.61}, source="s")
+    assert "FAIL" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="sizes match"):
+        check_claims(source="s", facts={"sizes match": False})
+
+
+def test_a_typo_or_an_empty_check_is_an_error() -> None:
+    with pytest.raises(KeyError, match="classify_test_acc"):
+        check_claims("00_llm_overview", {"classify_test_acc": 0.9}, source="s")
+    with pytest.raises(KeyError, match="known"):
+        check_claims("99_nope", {"x": 1.0}, source="s")
+    with pytest.raises(ValueError, match="no claim"):
+        check_claims(source="s")
+
+
+def test_spread_table_reports_runs_and_margin(tmp_path: Path) -> None:
+    runs = [
+        {"notebook": "02_bertviz_attention", "seed": s, "profile": p,
+         "values": {"val_perplexity_ratio": v}}
+        for s, p, v in [(0, "native", 0.40), (1, "native", 0.42), (0, "perturbed", 0.41)]
+    ]  # fmt: skip
+    file = tmp_path / "spread.jsonl"
+    file.write_text("\n".join(json.dumps(r) for r in runs))
+    row = spread_table("02_bertviz_attention", file).iloc[0]
+    assert (row["runs"], row["seeds"], row["profiles"]) == (3, 2, 2)
+    assert (row["min"], row["max"]) == (0.40, 0.42)
+    # worst run 0.42 is 0.18 below the limit 0.6; the spread is 0.02
+    assert row["worst margin / spread"] == pytest.approx(9.0)
+
+
+def test_every_bound_clears_its_measured_spread() -> None:
+    """The limits come from bench/measure_spread.py: every recorded run satisfies every bound,
+    under both numerical profiles, and the worst run clears the limit by at least the spread."""
+    runs = stability.load_spread()
+    assert runs, "course_utils/results/spread.jsonl is empty: run bench/measure_spread.py"
+    for notebook, bounds in BOUNDS.items():
+        for bound in bounds:
+            got = [
+                (r["profile"], r["seed"], float(r["values"][bound.quantity]))
+                for r in runs
+                if r["notebook"] == notebook and bound.quantity in r["values"]
+            ]
+            where = f"{notebook}: {bound.text()}"
+            assert {p for p, _, _ in got} == {"native", "perturbed"}, f"{where}: profiles {got}"
+            assert len(got) >= 2, where
+            values = [v for _, _, v in got]
+            assert all(bound.holds(v) for v in values), f"{where} fails in a run: {got}"
+            spread = max(values) - min(values)
+            worst = min(bound.margin(v) for v in values)
+            assert worst >= spread, f"{where}: worst margin {worst:.4g} < spread {spread:.4g}"
+
+
+@pytest.mark.parametrize("notebook", sorted(BOUNDS))
+def test_every_bound_is_checked_by_its_notebook(notebook: str) -> None:
+    """A bound that no notebook checks is dead: each one's claim line is in the committed
+    outputs of its notebook, in a cell that nbval compares."""
+    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    checked = "".join(
+        "".join(out.get("text", ""))
+        for c in cells
+        if c["cell_type"] == "code" and "NBVAL_IGNORE_OUTPUT" not in "".join(c["source"])
+        for out in c.get("outputs", [])
+    )
+    for bound in BOUNDS[notebook]:
+        assert f"  ok    {bound.text()}" in checked, f"{notebook} never checks {bound.text()}"
+
+
+def test_perturbed_env_is_printed_for_make() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "course_utils.stability", "env"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert dict(word.split("=", 1) for word in out) == stability.PERTURBED_ENV
