@@ -68,46 +68,50 @@ class Bound:
         return value - self.limit if self.op == ">=" else self.limit - value
 
 
-def _b(quantity: str, op: Literal[">=", "<="], limit: float, claim: str) -> Bound:
-    return Bound(quantity, op, limit, claim)
-
-
 # Every stochastic claim the notebooks assert, by notebook. Limits are set from the spread in
 # course_utils/results/spread.jsonl (tests/test_stability.py checks each one against it).
 BOUNDS: dict[str, tuple[Bound, ...]] = {
     "00_llm_overview": (
-        _b("classify_test_accuracy", ">=", 0.70, "frozen encoder + linear head beats chance"),
-        _b("classify_test_auc", ">=", 0.80, "its ranking of reviews is far better than chance"),
-        _b("p_pos_delight", ">=", 0.6, "'an absolute delight' reads as positive"),
-        _b("p_pos_two_hours_back", "<=", 0.49, "'i wanted my two hours back' reads as negative"),
+        Bound("classify_test_accuracy", ">=", 0.70, "frozen encoder + linear head beats chance"),
+        Bound("classify_test_auc", ">=", 0.80, "its ranking of reviews is far better than chance"),
+        Bound("p_pos_delight", ">=", 0.6, "'an absolute delight' reads as positive"),
+        Bound("p_pos_two_hours_back", "<=", 0.49, "'i wanted my two hours back' reads as negative"),
     ),
     "02_bertviz_attention": (
-        _b("val_perplexity_ratio", "<=", 0.6, "TinyGPT beats the unigram baseline on validation"),
+        Bound(
+            "val_perplexity_ratio", "<=", 0.6, "TinyGPT beats the unigram baseline on validation"
+        ),
     ),
     "03_contextual_embeddings": (
-        _b("trust_gap_random_projection", ">=", 0.05, "random projection is least trustworthy"),
-        _b("knn_gap_tsne_umap_over_pca", ">=", 0.05, "t-SNE and UMAP keep more neighbours"),
-        _b("probe_gap_384d", ">=", 0.02, "every 2-D map loses some of the sentiment signal"),
-        _b("probe_acc_pca", ">=", 0.58, "PCA's linear map still keeps some of it"),
-        _b("max_abs_ari", "<=", 0.1, "no clustering recovers the sentiment classes"),
+        Bound("trust_gap_random_projection", ">=", 0.05, "random projection is least trustworthy"),
+        Bound("knn_gap_tsne_umap_over_pca", ">=", 0.05, "t-SNE and UMAP keep more neighbours"),
+        Bound("probe_gap_384d", ">=", 0.02, "every 2-D map loses some of the sentiment signal"),
+        Bound("probe_acc_pca", ">=", 0.58, "PCA's linear map still keeps some of it"),
+        Bound("max_abs_ari", "<=", 0.1, "no clustering recovers the sentiment classes"),
     ),
     "04_bertopic_rotten_tomatoes": (
-        _b("default_topics", ">=", 100, "BERTopic's defaults find well over 100 topics"),
-        _b("default_outlier_share", ">=", 0.40, "and leave a large share of sentences as outliers"),
-        _b("eom_collapse_largest_share", ">=", 0.25, "eom with larger clusters collapses"),
-        _b("final_topics", ">=", 20, "the tuned model keeps enough topics"),
-        _b("final_topics", "<=", 45, "and few enough to read"),
-        _b("final_outlier_share", "<=", 0.30, "outlier reassignment leaves few outliers"),
-        _b("most_positive_topic_share", ">=", 0.65, "some topic leans positive (overall: 0.5)"),
-        _b("topic_sentiment_range", ">=", 0.3, "topics differ in sentiment: top vs bottom"),
-        _b("new_sentences_on_topic", ">=", 2, "new sentences land in the matching topic (of 4)"),
+        Bound("default_topics", ">=", 100, "BERTopic's defaults find well over 100 topics"),
+        Bound(
+            "default_outlier_share", ">=", 0.40, "and leave a large share of sentences as outliers"
+        ),
+        Bound("eom_collapse_largest_share", ">=", 0.25, "eom with larger clusters collapses"),
+        Bound("final_topics", ">=", 20, "the tuned model keeps enough topics"),
+        Bound("final_topics", "<=", 45, "and few enough to read"),
+        Bound("final_outlier_share", "<=", 0.30, "outlier reassignment leaves few outliers"),
+        Bound("most_positive_topic_share", ">=", 0.65, "some topic leans positive (overall: 0.5)"),
+        Bound("topic_sentiment_range", ">=", 0.3, "topics differ in sentiment: top vs bottom"),
+        Bound("new_sentences_on_topic", ">=", 2, "new sentences land in the matching topic (of 4)"),
     ),
     "05_classification_finetuning": (
-        _b("frozen_test_auc", ">=", 0.87, "frozen features + a head reach a good test AUC"),
-        _b("finetuned_test_auc", ">=", 0.90, "fine-tuning reaches a higher test AUC"),
-        _b("finetune_gain_test_auc", ">=", 0.02, "fine-tuning beats the frozen head on test AUC"),
-        _b("torch_head_test_auc", ">=", 0.84, "a PyTorch linear head lands near the frozen head"),
-        _b("top2_gain_val_auc", ">=", 0.0, "training the top 2 blocks beats a linear head"),
+        Bound("frozen_test_auc", ">=", 0.87, "frozen features + a head reach a good test AUC"),
+        Bound("finetuned_test_auc", ">=", 0.90, "fine-tuning reaches a higher test AUC"),
+        Bound(
+            "finetune_gain_test_auc", ">=", 0.02, "fine-tuning beats the frozen head on test AUC"
+        ),
+        Bound(
+            "torch_head_test_auc", ">=", 0.84, "a PyTorch linear head lands near the frozen head"
+        ),
+        Bound("top2_gain_val_auc", ">=", 0.0, "training the top 2 blocks beats a linear head"),
     ),
 }
 
