@@ -4,37 +4,49 @@
 #   make nbval-perturbed  nbval again as on another CPU (1 thread, AVX2 kernels, cold cache)
 #   make lab     JupyterLab on the course
 #   make slides  the lecture deck, HTML and PDF, in build/slides/
-# Offline by default: the bundled all-MiniLM-L6-v2 and the Rotten Tomatoes files in
-# COURSE_DATA_DIR. Online learners can `make run HF_HUB_OFFLINE=0 COURSE_DATA_DIR=`.
+# No flags needed: the course probes the Hugging Face Hub once per notebook and says what it
+# chose. Data: $COURSE_DATA_DIR if set, else ../shared/data/rotten_tomatoes if that folder
+# exists, else the Hub. Installs follow the lock file constraints.txt (LOCK= for ranges only).
 
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
-TORCH_VERSION ?= 2.13.0
+# The lock file: exact versions of everything the committed outputs were produced with.
+LOCK ?= constraints.txt
+TORCH_VERSION ?= $(or $(shell sed -n 's/^torch==//p' constraints.txt 2>/dev/null),2.13.0)
 # Where pip finds torch. Empty: the machine's pip configuration (here a local CPU wheel).
 # Elsewhere, to avoid a multi-GB CUDA build: TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 
-export COURSE_DATA_DIR ?= $(abspath ../shared/data/rotten_tomatoes)
-export HF_HUB_OFFLINE ?= 1
+# A folder of the Rotten Tomatoes files next to the checkout is used when it exists (as on
+# the course's own machines); otherwise nothing is set and the data comes from the Hub.
+SHARED_DATA := $(abspath ../shared/data/rotten_tomatoes)
+ifneq ($(wildcard $(SHARED_DATA)/rt-polarity.pos),)
+export COURSE_DATA_DIR ?= $(SHARED_DATA)
+endif
+# Everything the notebooks write (caches, runs, exported views): course_utils.paths.course_dir
 export COURSE_CACHE_DIR ?= $(abspath build/cache)
 export PYTHONHASHSEED ?= 0
 
+# nbval compares against outputs made with the bundled all-MiniLM-L6-v2, so it uses that
+# model even where the Hub would offer DistilBERT (`make run` uses the resolver's choice).
+NBVAL_ENV := COURSE_MODEL=bundled
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	--nbval-cell-timeout=1800
 
-.PHONY: help install chromium run test lint unit nbval nbval-perturbed lab bench slides clean
+.PHONY: help install chromium run refresh test lint unit data-check nbval nbval-perturbed lab bench \
+	slides lock clean
 
 help:
 	@sed -n '1,9p' Makefile
 
 # The venv is rebuilt when pyproject.toml changes. torch comes first, pinned, from the CPU
 # wheel: a bare torch requirement would pull a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
 	touch $@
 
@@ -42,6 +54,11 @@ install: $(VENV)/.installed
 
 run: install
 	$(PY) -m course_utils.runner
+
+# Refresh the committed outputs (all notebooks, or NB=notebooks/NN_x.ipynb) with a real run, in
+# the environment nbval compares them in.
+refresh: install
+	env $(NBVAL_ENV) $(PY) -m course_utils.runner --inplace $(NB)
 
 lint: install
 	$(PY) -m ruff check .
@@ -56,8 +73,12 @@ chromium:
 unit: install chromium
 	$(PY) -m pytest tests -q
 
-nbval: install chromium
-	$(PY) -m pytest $(NBVAL_FLAGS) notebooks -q
+# Stops in a second with a clear message when there is no data (no folder, no Hub).
+data-check: install
+	$(PY) -m course_utils.data
+
+nbval: install chromium data-check
+	env $(NBVAL_ENV) $(PY) -m pytest $(NBVAL_FLAGS) notebooks -q
 
 test: lint unit nbval
 
@@ -68,10 +89,10 @@ test: lint unit nbval
 # reused when present: retraining on one thread would take most of CI's time; the spread of the
 # fine-tuned AUC across profiles is measured by bench/measure_spread.py instead.
 PERTURBED_CACHE := $(abspath build/cache-perturbed)
-nbval-perturbed: install chromium
+nbval-perturbed: install chromium data-check
 	rm -rf $(PERTURBED_CACHE) && mkdir -p $(PERTURBED_CACHE)
 	if [ -d "$(COURSE_CACHE_DIR)/runs" ]; then cp -r "$(COURSE_CACHE_DIR)/runs" $(PERTURBED_CACHE)/; fi
-	env $$($(PY) -m course_utils.stability env) COURSE_CACHE_DIR=$(PERTURBED_CACHE) \
+	env $$($(PY) -m course_utils.stability env) $(NBVAL_ENV) COURSE_CACHE_DIR=$(PERTURBED_CACHE) \
 		$(PY) -m pytest $(NBVAL_FLAGS) notebooks -q -p no:cacheprovider
 
 lab: install
@@ -83,6 +104,14 @@ slides: install chromium
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Refresh the lock file from .venv after a deliberate upgrade (then re-run the notebooks).
+# Local version labels (torch's +cpu) are dropped: `torch==2.13.0` admits the CPU wheel and PyPI's.
+lock:
+	{ echo "# The lock file: exact versions the committed notebook outputs were produced with."; \
+	  echo "# make installs with -c constraints.txt; refresh with 'make lock' (README)."; \
+	  $(PY) -m pip freeze --exclude-editable --exclude course_utils | sed 's/+[a-z0-9.]*$$//'; \
+	} > constraints.txt
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

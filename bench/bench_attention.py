@@ -15,7 +15,8 @@ resets the kernel's peak resident-memory counter and reports how far the peak ro
 resident size during the call: output plus workspace, in bytes the operating system really
 backed (Linux ``VmHWM``; ``tracemalloc`` would not see torch's allocations).
 
-Writes ``bench/results/attention.json``, ``attention.md`` and ``attention.png``.
+Writes ``course_utils/results/attention.json`` and ``attention.png`` (package data: notebook 01
+shows them) and ``bench/results/attention.md``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from tqdm.auto import tqdm
 from course_utils.attention import chunked_attention, scaled_dot_product_attention
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# package data, so that an installed course (Colab) shows the recorded table in notebook 01
+RECORD = Path(__file__).resolve().parents[1] / "course_utils" / "results" / "attention.json"
 KERNELS = {
     "torch_sdpa": F.scaled_dot_product_attention,
     "course_naive": scaled_dot_product_attention,
@@ -181,7 +184,8 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the .md")
+    parser.add_argument("--record", type=Path, default=RECORD, help="the JSON (.png beside it)")
     parser.add_argument("--peak-of", choices=list(KERNELS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_of:
@@ -222,9 +226,9 @@ def main() -> None:
         "results": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "attention.json").write_text(json.dumps(record, indent=2) + "\n")
+    args.record.write_text(json.dumps(record, indent=2) + "\n")
     (args.out / "attention.md").write_text(to_markdown(record))
-    plot(record, args.out / "attention.png")
+    plot(record, args.record.with_name("attention.png"))
     print(to_markdown(record))
 
 

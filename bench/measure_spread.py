@@ -198,10 +198,11 @@ def part_05(seed: int) -> dict[str, float]:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from course_utils.embeddings import default_cache_dir, encode
+    from course_utils.embeddings import encode
     from course_utils.evaluate import classification_metrics
     from course_utils.models import load_encoder
     from course_utils.notebook import seed_everything
+    from course_utils.paths import course_subdir
     from course_utils.train import (
         FROZEN_HEAD_CONFIG,
         ClassificationData,
@@ -255,10 +256,8 @@ def part_05(seed: int) -> dict[str, float]:
         seed_everything(seed)
         model = TextClassifier(ft_encoder, pooling="mean")
         set_trainable_blocks(model, top)
-        folder = (
-            default_cache_dir().parent
-            / "runs"
-            / run_key(model, data["train"], data["validation"], config=run_config)
+        folder = course_subdir("runs") / run_key(
+            model, data["train"], data["validation"], config=run_config
         )
         runs[what] = fit(model, data["train"], data["validation"], run_config, device="cpu",
                          checkpoint_dir=folder, progress=False)  # fmt: skip

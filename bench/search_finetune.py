@@ -4,7 +4,8 @@ Each configuration fine-tunes the whole pretrained encoder (``load_encoder()``, 
 bundled all-MiniLM-L6-v2) with mean pooling on all 8,530 Rotten Tomatoes training sentences,
 validating after every epoch. Runs are checkpointed under ``$COURSE_CACHE_DIR/runs`` with the
 same key the notebook uses, so an interrupted search resumes and the notebook reuses the
-chosen run. One JSON line per configuration is appended to ``bench/results/finetune_search.jsonl``.
+chosen run. One JSON line per configuration is appended to
+``course_utils/results/finetune_search.jsonl`` (package data, read by notebook 05).
 
     python bench/search_finetune.py --lr 5e-5 1e-4 --epochs 3
 """
@@ -20,12 +21,13 @@ from pathlib import Path
 import torch
 
 from course_utils.data import load_rotten_tomatoes
-from course_utils.embeddings import default_cache_dir
 from course_utils.models import load_encoder
 from course_utils.notebook import seed_everything
+from course_utils.paths import course_subdir
 from course_utils.train import ClassificationData, TextClassifier, TrainConfig, fit, run_key
 
-RESULTS = Path(__file__).parent / "results" / "finetune_search.jsonl"
+# package data: notebook 05 reads it (train.best_searched_config), installed or not
+RESULTS = Path(__file__).resolve().parents[1] / "course_utils" / "results" / "finetune_search.jsonl"
 
 
 def main() -> None:
@@ -50,7 +52,7 @@ def main() -> None:
             _, encoder, _ = load_encoder(verbose=False)  # fresh pretrained weights every time
             seed_everything(config.seed)
             model = TextClassifier(encoder, pooling="mean")
-            folder = default_cache_dir().parent / "runs" / run_key(model, train, val, config=config)
+            folder = course_subdir("runs") / run_key(model, train, val, config=config)
             start = time.perf_counter()
             result = fit(model, train, val, config, device="cpu", checkpoint_dir=folder)
             row = {

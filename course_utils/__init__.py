@@ -1,11 +1,37 @@
 """Tested helpers for the *Introduction to Large Language Models* course notebooks.
 
 One module per idea: ``data`` (Rotten Tomatoes), ``models`` (which encoder, loaded safely),
-``notebook`` (the one setup call), ``runner`` (execute the course, summarise results).
-Modules are imported on demand so that ``import course_utils`` stays fast.
+``hub`` (whether the Hugging Face Hub can be used), ``paths`` (files shipped in the package and
+the one folder the course writes to), ``notebook`` (the one setup call), ``runner`` (execute
+the course, summarise results). Modules are imported on demand so that ``import course_utils``
+stays fast.
 """
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
 
-#: GitHub ``owner/name`` of the course; README badges and Colab links are built from it.
-COURSE_REPO = "intro-llm-course/intro-to-llms"
+
+def course_repo() -> str:
+    """GitHub ``owner/name`` of the course, from ``[project.urls] Repository`` in pyproject.toml.
+
+    That entry is the one place the address is defined; the installed package's metadata
+    carries it. The deck's links are built from it, and ``tests/test_links.py`` checks that the
+    README badges and the notebooks' Colab install lines agree with it.
+    """
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    prefix = "https://github.com/"
+    try:
+        urls = metadata("course_utils").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        urls = []
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "repository" and url.strip().startswith(prefix):
+            return url.strip().removeprefix(prefix).rstrip("/")
+    raise RuntimeError(
+        "The installed course_utils has no 'Repository' URL in its metadata: install the package "
+        "from the repository (pip install -e . , or make) so that pyproject.toml's [project.urls] "
+        "is recorded."
+    )

@@ -35,14 +35,14 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-VENDOR_DIR = Path(__file__).resolve().parent / "vendor"
+from course_utils.paths import course_subdir, package_file
+
 #: The scripts BertViz loads from cdnjs, as vendored files (see ``vendor/README.md``).
 VENDOR_FILES = {
     "require": "require-2.3.6.js",
     "jquery": "jquery-3.7.1.min.js",
     "d3": "d3-5.7.0.min.js",
 }
-CACHE_ENV_VAR = "COURSE_CACHE_DIR"
 NEURON_CACHE_SUBDIR = "neuron_view"
 ViewKind = Literal["head", "model"]
 VIEW_KINDS = ("head", "model")
@@ -462,12 +462,7 @@ def vendored_scripts() -> str:
     """
     sources = {}
     for name, filename in VENDOR_FILES.items():
-        path = VENDOR_DIR / filename
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"vendored script {path} is missing: reinstall course_utils with its package data"
-            )
-        text = path.read_text(encoding="utf-8")
+        text = package_file("vendor", filename).read_text(encoding="utf-8")
         if "</script" in text.lower():
             raise ValueError(f"{filename} contains '</script' and cannot be inlined")
         sources[name] = text
@@ -506,7 +501,7 @@ def standalone_html(fragment: str, title: str) -> str:
 def export_html(fragment: str, path: str | os.PathLike[str], title: str) -> Path:
     """Write :func:`standalone_html` of a rendered view to ``path`` (folders created).
 
-    Views go under ``build/`` (see :func:`views_dir`). Returns the path.
+    Views go under the course folder (see :func:`views_dir`). Returns the path.
     Taught in notebook 02, section 4.
     """
     out = Path(path)
@@ -516,20 +511,16 @@ def export_html(fragment: str, path: str | os.PathLike[str], title: str) -> Path
 
 
 def views_dir() -> Path:
-    """``build/views`` of the course repository (or of the working folder when installed)."""
-    root = Path(__file__).resolve().parent.parent
-    base = root if (root / "pyproject.toml").is_file() else Path.cwd()
-    return base / "build" / "views"
+    """``views/`` in the course folder (:func:`course_utils.paths.course_dir`)."""
+    return course_subdir("views")
 
 
 # --- neuron view from safetensors --------------------------------------------------------
 
 
 def neuron_cache_dir() -> Path:
-    """``$COURSE_CACHE_DIR/neuron_view`` if set, else ``~/.cache/course_utils/neuron_view``."""
-    root = os.environ.get(CACHE_ENV_VAR, "").strip()
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "course_utils"
-    return base / NEURON_CACHE_SUBDIR
+    """``neuron_view/`` in the course folder (:func:`course_utils.paths.course_dir`)."""
+    return course_subdir(NEURON_CACHE_SUBDIR)
 
 
 _DISTILBERT_KEYS = {

@@ -6,8 +6,11 @@ Resolution order of :func:`load_rotten_tomatoes`:
 
 1. an explicit folder (``source=...``) or the ``COURSE_DATA_DIR`` environment variable,
    a folder holding ``rt-polarity.pos`` and ``rt-polarity.neg`` (Pang & Lee, v1.0);
-2. the ``rotten_tomatoes`` dataset on the Hugging Face Hub;
-3. otherwise a :class:`DataError` that says how to provide the data.
+2. the ``rotten_tomatoes`` dataset on the Hugging Face Hub, when :mod:`course_utils.hub`
+   decides the Hub can be used (one short probe per process);
+3. otherwise a :class:`DataError` that says how to provide the data, at once (no waiting on
+   connection retries). :func:`check_available` makes that decision without loading anything,
+   so ``make run`` stops in a second when there is no data.
 
 The local files are split exactly as the Hub does (80/10/10 per class, positives first),
 so ``load_rotten_tomatoes()`` returns the same rows in the same order from either source.
@@ -17,10 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from course_utils.hub import hub_decision
+
+if TYPE_CHECKING:  # `datasets` is imported where it is used: checking the data stays fast
+    from datasets import DatasetDict, Features
 
 DATA_ENV_VAR = "COURSE_DATA_DIR"
 HUB_DATASET = "rotten_tomatoes"
@@ -31,7 +39,13 @@ LABEL_NAMES = ("neg", "pos")
 SPLIT_SIZES = {"train": 8530, "validation": 1066, "test": 1066}
 SENTENCES_PER_CLASS = 5331  # the v1.0 release: 5,331 positive and 5,331 negative sentences
 
-FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
+
+def features() -> Features:
+    """The splits' features: ``text`` (string) and ``label`` (``ClassLabel(["neg", "pos"])``)."""
+    from datasets import ClassLabel, Features, Value
+
+    return Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
+
 
 _HOW_TO = (
     "Provide the data in one of two ways: (1) pass a folder holding rt-polarity.pos and "
@@ -47,11 +61,12 @@ class DataError(RuntimeError):
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where the Rotten Tomatoes data comes from: ``kind`` is ``"folder"`` or ``"hub"``."""
+    """Where the Rotten Tomatoes data comes from: ``kind`` is ``"folder"``, ``"hub"`` or
+    ``"missing"`` (then ``via`` says why the Hub cannot be used)."""
 
     kind: str
     location: str
-    via: str = ""  # "argument", the environment variable's name, or "" for the Hub
+    via: str = ""  # "argument" or the environment variable's name; for "missing", the reason
 
     def describe(self) -> str:
         """One line for printouts: ``Rotten Tomatoes (local files .../rt, COURSE_DATA_DIR)``.
@@ -61,20 +76,65 @@ class DataSource:
         """
         if self.kind == "folder":
             return f"Rotten Tomatoes (local files .../{Path(self.location).name}, {self.via})"
-        return f"Rotten Tomatoes (Hugging Face Hub: {self.location})"
+        if self.kind == "missing":
+            return f"Rotten Tomatoes unavailable (no {DATA_ENV_VAR}; Hub: {self.via})"
+        cached = f", {self.via}" if self.via else ""
+        return f"Rotten Tomatoes (Hugging Face Hub: {self.location}{cached})"
 
 
 def resolve_data_source(source: str | os.PathLike[str] | None = None) -> DataSource:
     """Decide where the data comes from, without reading it.
 
-    An explicit ``source`` wins, then ``$COURSE_DATA_DIR``, then the Hub.
+    An explicit ``source`` wins, then ``$COURSE_DATA_DIR``, then the Hub if it can be used
+    (:func:`course_utils.hub.hub_decision`), else a ``"missing"`` source saying why.
     """
     if source is not None:
         return DataSource("folder", str(Path(source).expanduser()), "argument")
     env = os.environ.get(DATA_ENV_VAR, "").strip()
     if env:
         return DataSource("folder", str(Path(env).expanduser()), DATA_ENV_VAR)
-    return DataSource("hub", HUB_DATASET)
+    hub = hub_decision()
+    if hub.online:
+        return DataSource("hub", HUB_DATASET)
+    if hub_cache_has_dataset():  # downloaded on an earlier, online day: `datasets` reads it offline
+        return DataSource("hub", HUB_DATASET, "local Hugging Face cache")
+    return DataSource("missing", "", hub.reason)
+
+
+def hub_cache_has_dataset() -> bool:
+    """True when the local Hugging Face cache holds a download of the Hub's Rotten Tomatoes."""
+    cache = os.environ.get("HF_HUB_CACHE", "").strip()
+    if not cache:
+        home = os.environ.get("HF_HOME", "").strip()
+        cache = str(Path(home) / "hub") if home else str(Path.home() / ".cache/huggingface/hub")
+    folder = Path(cache).expanduser()
+    return folder.is_dir() and any(folder.glob(f"datasets--*{HUB_DATASET}"))
+
+
+def check_available(source: str | os.PathLike[str] | None = None) -> DataSource:
+    """Decide where the data comes from and check that it is there, without reading it.
+
+    A folder must exist and hold both class files; the Hub must answer the probe. Returns the
+    :class:`DataSource`; raises :class:`DataError` with instructions otherwise. Fast (no
+    ``datasets`` import, at most one short network probe): ``make run`` calls it first.
+    """
+    where = resolve_data_source(source)
+    if where.kind == "missing":
+        raise DataError(
+            f"No Rotten Tomatoes data: {DATA_ENV_VAR} is not set and the Hugging Face Hub cannot "
+            f"be used ({where.via}). {_HOW_TO}"
+        )
+    if where.kind == "folder":
+        _check_folder(Path(where.location))
+    return where
+
+
+def _check_folder(path: Path) -> None:
+    if not path.is_dir():
+        raise DataError(f"Data folder {path} does not exist. {_HOW_TO}")
+    missing = [name for name in (POS_FILE, NEG_FILE) if not (path / name).is_file()]
+    if missing:
+        raise DataError(f"Data folder {path} lacks {', '.join(missing)}. {_HOW_TO}")
 
 
 def _sha256(path: Path) -> str:
@@ -162,6 +222,9 @@ def split_polarity(pos: list[str], neg: list[str]) -> DatasetDict:
             f"{NEG_FILE}: {len(neg)}); the balanced Rotten Tomatoes split needs equal counts. "
             "A file is truncated or has extra lines."
         )
+    from datasets import Dataset, DatasetDict
+
+    feats = features()
     n = len(pos)
     i1, i2 = int(n * 0.8 + 0.5), int(n * 0.9 + 0.5)
     bounds = {"train": (0, i1), "validation": (i1, i2), "test": (i2, n)}
@@ -169,7 +232,7 @@ def split_polarity(pos: list[str], neg: list[str]) -> DatasetDict:
     for name, (lo, hi) in bounds.items():
         texts = pos[lo:hi] + neg[lo:hi]
         labels = [1] * (hi - lo) + [0] * (hi - lo)
-        splits[name] = Dataset.from_dict({"text": texts, "label": labels}, features=FEATURES)
+        splits[name] = Dataset.from_dict({"text": texts, "label": labels}, features=feats)
     return DatasetDict(splits)
 
 
@@ -181,11 +244,7 @@ def load_from_folder(folder: str | os.PathLike[str], expect_full: bool = True) -
     dataset; ``expect_full=False`` splits files of any (equal) length by the same rule.
     """
     path = Path(folder).expanduser()
-    if not path.is_dir():
-        raise DataError(f"Data folder {path} does not exist. {_HOW_TO}")
-    missing = [name for name in (POS_FILE, NEG_FILE) if not (path / name).is_file()]
-    if missing:
-        raise DataError(f"Data folder {path} lacks {', '.join(missing)}. {_HOW_TO}")
+    _check_folder(path)
     verify_checksums(path)
     pos, neg = read_sentences(path / POS_FILE), read_sentences(path / NEG_FILE)
     # equal lengths only: unequal files get split_polarity's own error
@@ -201,7 +260,7 @@ def load_from_folder(folder: str | os.PathLike[str], expect_full: bool = True) -
 
 
 def _load_from_hub() -> DatasetDict:
-    from datasets import load_dataset
+    from datasets import DatasetDict, load_dataset
 
     try:
         ds = load_dataset(HUB_DATASET)
@@ -210,7 +269,7 @@ def _load_from_hub() -> DatasetDict:
             f"Could not load '{HUB_DATASET}' from the Hugging Face Hub "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {_HOW_TO}"
         ) from None
-    return DatasetDict({name: ds[name].cast(FEATURES) for name in SPLIT_SIZES})
+    return DatasetDict({name: ds[name].cast(features()) for name in SPLIT_SIZES})
 
 
 def load_rotten_tomatoes(
@@ -221,11 +280,27 @@ def load_rotten_tomatoes(
     Splits have 8,530 / 1,066 / 1,066 rows with features ``text`` (string) and ``label``
     (``ClassLabel(["neg", "pos"])``), rows in the Hub's order. ``source`` is a folder with
     the Pang & Lee files; when ``None`` the folder in ``$COURSE_DATA_DIR`` is used, else
-    the Hub. Raises :class:`DataError` with instructions when the data is missing or bad.
+    the Hub when it can be used. Raises :class:`DataError` with instructions when the data
+    is missing or bad.
     ``expect_full=False`` accepts a folder with fewer sentences (see :func:`load_from_folder`).
     """
-    where = resolve_data_source(source)
+    where = check_available(source)
     if where.kind == "folder":
         return load_from_folder(where.location, expect_full=expect_full)
-    ds = _load_from_hub()
-    return ds
+    return _load_from_hub()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils.data``: say where the data comes from, or why there is none."""
+    del argv
+    try:
+        where = check_available()
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"data: {where.describe()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

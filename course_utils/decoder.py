@@ -36,10 +36,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from course_utils.paths import course_subdir
 from course_utils.progress import progress as progress_bar
 from course_utils.transformer import EncoderBlock
 
-CACHE_ENV_VAR = "COURSE_CACHE_DIR"
 CACHE_SUBDIR = "decoder"
 DEFAULT_SEED = 0
 DEFAULT_THREADS = 1
@@ -260,10 +260,8 @@ def evaluate_loss(model: TinyGPT, stream: Tensor, batch_size: int = 64) -> float
 
 
 def default_cache_dir() -> Path:
-    """``$COURSE_CACHE_DIR/decoder`` if set, else ``~/.cache/course_utils/decoder``."""
-    root = os.environ.get(CACHE_ENV_VAR, "").strip()
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "course_utils"
-    return base / CACHE_SUBDIR
+    """``decoder/`` in the course folder (:func:`course_utils.paths.course_dir`)."""
+    return course_subdir(CACHE_SUBDIR)
 
 
 def _cache_key(

@@ -23,17 +23,15 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-CACHE_ENV_VAR = "COURSE_CACHE_DIR"
+from course_utils.paths import course_subdir
+
 Pooling = Literal["mean", "cls", "max"]
 POOLINGS = ("mean", "cls", "max")
 
 
 def default_cache_dir() -> Path:
-    """``$COURSE_CACHE_DIR/embeddings`` if set, else ``~/.cache/course_utils/embeddings``."""
-    root = os.environ.get(CACHE_ENV_VAR, "").strip()
-    if root:
-        return Path(root).expanduser() / "embeddings"
-    return Path.home() / ".cache" / "course_utils" / "embeddings"
+    """``embeddings/`` in the course folder (:func:`course_utils.paths.course_dir`)."""
+    return course_subdir("embeddings")
 
 
 def pool(

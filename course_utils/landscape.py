@@ -1,8 +1,8 @@
 """The LLM landscape: where LLMs sit in AI, and how language models evolved.
 
 Taught in notebook 00 ("Where LLMs sit", "How language models evolved", "Three families").
-The model table is ``data/llm_timeline.csv``; every row cites its source (see
-``data/README.md``).
+The model table ships inside the package (``resources/llm_timeline.csv``); every row cites
+its source (see ``resources/README.md``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 
-TIMELINE_CSV = Path(__file__).resolve().parent.parent / "data" / "llm_timeline.csv"
+from course_utils.paths import package_file
+
+TIMELINE_FILE = ("resources", "llm_timeline.csv")  # inside the package: paths.package_file
 FAMILIES = ("encoder-only", "decoder-only", "encoder–decoder", "other")
 FAMILY_COLOURS = {
     "encoder-only": "tab:blue",
@@ -31,12 +33,15 @@ FAMILY_USES = {
 COLUMNS = ("model", "year", "organisation", "family", "architecture", "parameters", "source")
 
 
-def load_timeline(path: str | Path = TIMELINE_CSV) -> pd.DataFrame:
+def load_timeline(path: str | Path | None = None) -> pd.DataFrame:
     """The landmark-model table, sorted by year, with its columns and families validated.
+
+    ``path`` defaults to the table shipped inside the package.
 
     ``parameters`` is a float count (NaN where a parameter count is not meaningful, e.g.
     TF-IDF, or not published). Raises ``ValueError`` on a malformed table.
     """
+    path = package_file(*TIMELINE_FILE) if path is None else path
     table = pd.read_csv(path)
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:

@@ -16,20 +16,17 @@ Weights load from safetensors only and ``trust_remote_code`` is never enabled.
 
 from __future__ import annotations
 
-import functools
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlparse
+
+from course_utils.hub import hub_status  # noqa: F401 - re-exported: notebooks import it here
 
 DEFAULT_HUB_MODEL = "distilbert-base-uncased"
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_ALIASES = {"bundled", "all-minilm-l6-v2", BUNDLED_MODEL.lower()}
 MODEL_ENV_VAR = "COURSE_MODEL"
-PROBE_TIMEOUT_S = 2.0
-_TRUTHY = {"1", "true", "yes", "on"}
 
 
 class ModelError(RuntimeError):
@@ -58,37 +55,16 @@ class Encoder(NamedTuple):
     name: str
 
 
-def hub_offline_requested() -> bool:
-    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) asks for offline mode."""
-    return any(
-        os.environ.get(var, "").strip().lower() in _TRUTHY
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
+_announced: set[str] = set()  # the choice lines this process has printed
 
 
-@functools.lru_cache(maxsize=1)
-def _probe_hub(endpoint: str, timeout: float) -> str | None:
-    """Open one TCP connection to the Hub; return ``None`` if it works, else why not."""
-    parsed = urlparse(endpoint)
-    host = parsed.hostname or "huggingface.co"
-    port = parsed.port or (443 if parsed.scheme != "http" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except OSError as err:
-        return f"{host}:{port} unreachable ({type(err).__name__})"
-
-
-def hub_status(timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """``None`` when the Hub can be used, else a short reason (offline flag or failed probe).
-
-    The network probe runs at most once per process and gives up after ``timeout`` seconds,
-    so an offline classroom never waits on library retries.
-    """
-    if hub_offline_requested():
-        return "HF_HUB_OFFLINE is set"
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    return _probe_hub(endpoint, timeout)
+def announce(choice: EncoderChoice) -> None:
+    """Print ``choice.describe()`` unless this process already did: once per notebook, not once
+    per load (the setup cell prints it first)."""
+    line = choice.describe()
+    if line not in _announced:
+        _announced.add(line)
+        print(line)
 
 
 def bundled_model_path() -> Path:
@@ -184,13 +160,14 @@ def load_encoder(
     (see :func:`resolve_encoder`). ``attentions=True`` loads eager attention so that
     ``output_attentions=True`` returns weights (the default SDPA kernel returns none), as
     BertViz needs. The model is returned in eval mode. Prints one line saying what was
-    chosen and why unless ``verbose`` is false.
+    chosen and why, unless ``verbose`` is false or this process already printed it
+    (:func:`announce`).
     """
     from transformers import AutoModel, AutoTokenizer
 
     choice = resolve_encoder(name)
     if verbose:
-        print(choice.describe())
+        announce(choice)
     local_only = choice.source != "hub"
     kwargs: dict[str, Any] = {
         "use_safetensors": True,

@@ -24,7 +24,8 @@ import torch
 
 from course_utils import __version__
 from course_utils.data import DataSource, resolve_data_source
-from course_utils.models import EncoderChoice, resolve_encoder
+from course_utils.hub import hub_decision
+from course_utils.models import EncoderChoice, announce, resolve_encoder
 
 DEFAULT_SEED = 42
 
@@ -151,8 +152,9 @@ def setup(
     if verbose:
         print(" | ".join(f"{k} {v}" for k, v in versions().items()))
         print(f"device: {env.device} ({torch.get_num_threads()} CPU threads) | seed: {seed}")
-        print(env.model.describe())
-        print(f"data: {env.data.describe()} at {env.data.location}")
+        print(hub_decision().describe())
+        announce(env.model)
+        print(f"data: {env.data.describe()}")
     return env
 
 

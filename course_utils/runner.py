@@ -1,10 +1,13 @@
 """Execute the course's notebooks top to bottom and summarise what each produced.
 
-``python -m course_utils.runner`` (what ``make run`` calls) executes every notebook in
-``notebooks/`` in order, writes the executed copies to ``build/notebooks/`` and a summary to
-``build/results.md`` and ``build/results.json``: per notebook its wall time and the headline
-numbers it reported through :func:`course_utils.notebook.record_results` (read back from the
-executed notebook), with the model and data that produced them.
+``python -m course_utils.runner`` (what ``make run`` calls, from the repository's root) first
+checks that the data can be had (:func:`course_utils.data.check_available`: a clear error in a
+second rather than a failure inside the first notebook), then executes every notebook in
+``notebooks/`` of the working folder in order, writes the executed copies to
+``build/notebooks/`` and a summary to ``build/results.md`` and ``build/results.json``: per
+notebook its wall time and the headline numbers it reported through
+:func:`course_utils.notebook.record_results` (read back from the executed notebook), with the
+model and data that produced them.
 
 ``--inplace`` refreshes the committed notebooks' outputs instead (what maintainers run
 before committing a notebook), after which volatile metadata is stripped.
@@ -24,11 +27,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from course_utils.notebook import format_number, results_from_notebook
+from course_utils.data import DataError, check_available
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = ROOT / "notebooks"
-BUILD_DIR = ROOT / "build"
+NOTEBOOK_DIR = Path("notebooks")  # relative to the working folder: make runs from the root
+BUILD_DIR = Path("build")
 CELL_TIMEOUT_S = 1800
 KERNEL_NAME = "python3"
 
@@ -77,12 +79,16 @@ def execute(path: Path, out_path: Path) -> NotebookRun:
     strip_volatile_metadata(nb)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_path)
+    from course_utils.notebook import results_from_notebook  # imports torch: not at start-up
+
     record = results_from_notebook(out_path) or {}
     return NotebookRun(path.stem, seconds, ok=not error, error=error, record=record)
 
 
 def summarise(runs: list[NotebookRun]) -> str:
     """A Markdown table: notebook, status, wall time, model, data, headline numbers."""
+    from course_utils.notebook import format_number
+
     lines = [
         "# Course run summary",
         "",
@@ -124,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("No notebooks found.", file=sys.stderr)
         return 1
+    try:
+        print(f"data: {check_available().describe()}", flush=True)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     build = args.build_dir.resolve()
     runs = []
     for path in paths:

@@ -9,7 +9,8 @@ from the executed notebooks, so the slides never drift from what the notebooks c
   optional Python format spec: ``{{ result NOTEBOOK KEY .1% }}`` gives ``55.9%``;
 * ``{{ source NOTEBOOK }}``: the model and data that produced that notebook's numbers;
   ``{{ model NOTEBOOK }}`` and ``{{ data NOTEBOOK }}``: each on its own;
-* ``{{ colab NOTEBOOK }}`` / ``{{ repo NOTEBOOK }}``: links built from ``COURSE_REPO``.
+* ``{{ colab NOTEBOOK }}`` / ``{{ repo NOTEBOOK }}``: links built from
+  :func:`course_utils.course_repo`.
 
 Marp CLI (pinned in ``slides/package.json``) then renders a self-contained HTML deck (images
 inlined, math typeset by MathJax at build time, no CDN) and a PDF through headless Chromium.
@@ -31,14 +32,14 @@ from typing import Any
 
 import nbformat
 
-from course_utils import COURSE_REPO
+from course_utils import course_repo
 from course_utils.browser import chromium_path
 from course_utils.notebook import results_from_notebook
 
-ROOT = Path(__file__).resolve().parent.parent
-SLIDES_DIR = ROOT / "slides"
-NOTEBOOK_DIR = ROOT / "notebooks"
-BUILD_DIR = ROOT / "build" / "slides"
+# relative to the working folder: `make slides` runs from the repository's root
+SLIDES_DIR = Path("slides")
+NOTEBOOK_DIR = Path("notebooks")
+BUILD_DIR = Path("build") / "slides"
 TAG_PREFIX = "slide:"
 PLACEHOLDER = re.compile(r"\{\{\s*(figure|result|source|model|data|colab|repo)\s+([^}]*?)\s*\}\}")
 
@@ -103,12 +104,12 @@ def format_value(value: Any, spec: str | None = None) -> str:
 
 def colab_url(notebook: str) -> str:
     """The Open-in-Colab address of a course notebook."""
-    return f"https://colab.research.google.com/github/{COURSE_REPO}/blob/main/notebooks/{notebook}.ipynb"
+    return f"https://colab.research.google.com/github/{course_repo()}/blob/main/notebooks/{notebook}.ipynb"
 
 
 def repo_url(notebook: str) -> str:
     """The GitHub address of a course notebook."""
-    return f"https://github.com/{COURSE_REPO}/blob/main/notebooks/{notebook}.ipynb"
+    return f"https://github.com/{course_repo()}/blob/main/notebooks/{notebook}.ipynb"
 
 
 def render(
@@ -164,7 +165,7 @@ def inline_images(html: str, figure_dir: Path) -> str:
 
 def marp(args: list[str], cwd: Path) -> None:
     """Run the pinned Marp CLI (installing it from the lock file on first use)."""
-    binary = SLIDES_DIR / "node_modules" / ".bin" / "marp"
+    binary = (SLIDES_DIR / "node_modules" / ".bin" / "marp").resolve()  # runs with cwd=out_dir
     if not binary.exists():
         npm = shutil.which("npm")
         if npm is None:
@@ -182,6 +183,10 @@ def marp(args: list[str], cwd: Path) -> None:
 
 def build(out_dir: Path = BUILD_DIR, notebooks: list[Path] | None = None) -> dict[str, Any]:
     """Build ``deck.html`` and ``deck.pdf`` in ``out_dir``; return a manifest of the build."""
+    if not (SLIDES_DIR / "deck.md").is_file():
+        raise SlidesError(
+            f"No {SLIDES_DIR / 'deck.md'} here: build the deck from the repository's root."
+        )
     notebooks = notebooks or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
     figures, records = collect(notebooks)
     markdown, used = render((SLIDES_DIR / "deck.md").read_text(encoding="utf-8"), figures, records)

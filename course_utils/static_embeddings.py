@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-POLYSEMY_FILE = DATA_DIR / "polysemy_sentences.csv"
+from course_utils.paths import package_file
+
+POLYSEMY_FILE = ("resources", "polysemy_sentences.csv")  # inside the package: paths.package_file
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -160,8 +161,12 @@ def sense_similarity(sim: np.ndarray, senses: Sequence[str]) -> tuple[float, flo
     return float(sim[within].mean()), float(sim[across].mean())
 
 
-def load_polysemy_sentences(path: str | Path = POLYSEMY_FILE) -> list[dict[str, str]]:
-    """Rows ``{"word", "sense", "sentence"}`` of the course's polysemy sentences (data/)."""
+def load_polysemy_sentences(path: str | Path | None = None) -> list[dict[str, str]]:
+    """Rows ``{"word", "sense", "sentence"}`` of the course's polysemy sentences.
+
+    ``path`` defaults to the table shipped inside the package (``resources/``).
+    """
+    path = package_file(*POLYSEMY_FILE) if path is None else path
     with Path(path).open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for i, row in enumerate(rows, 2):

@@ -38,6 +38,7 @@ from torch.nn import functional as F
 from course_utils.embeddings import Pooling, model_fingerprint, pool
 from course_utils.evaluate import classification_metrics
 from course_utils.notebook import pick_device, seed_everything
+from course_utils.paths import package_file
 
 BUCKET_BATCHES = 50  # length bucketing sorts windows of this many batches
 
@@ -449,7 +450,7 @@ def run_key(model: nn.Module, *datasets: ClassificationData, config: TrainConfig
     return digest.hexdigest()[:16]
 
 
-SEARCH_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results" / "finetune_search.jsonl"
+SEARCH_RESULTS = ("results", "finetune_search.jsonl")  # inside the package: paths.package_file
 
 
 def best_searched_config(
@@ -457,16 +458,16 @@ def best_searched_config(
 ) -> tuple[TrainConfig | None, list[dict[str, Any]]]:
     """The validation-best fine-tuning settings that ``bench/search_finetune.py`` found.
 
-    Reads the JSON lines the search wrote (default: ``bench/results/finetune_search.jsonl`` of
-    a repository checkout) and keeps the runs of ``model_name``. Returns ``(config, runs)``:
+    Reads the JSON lines the search wrote (default: ``results/finetune_search.jsonl``, shipped
+    inside the package) and keeps the runs of ``model_name``. Returns ``(config, runs)``:
     ``config`` has the epochs, learning rate, batch size and patience of the run with the highest
-    validation AUC, ``None`` with ``runs == []`` when the file
-    is missing (e.g. a pip-installed package on Colab) or holds no run of this model.
+    validation AUC; ``None`` with ``runs == []`` when the file holds no run of this model (e.g.
+    DistilBERT, which the search, run offline, could not reach). A missing file is an error.
     Notebook 05, section "Fine-tuning".
     """
-    file = Path(path) if path is not None else SEARCH_RESULTS
+    file = Path(path) if path is not None else package_file(*SEARCH_RESULTS)
     if not file.is_file():
-        return None, []
+        raise FileNotFoundError(f"{file} does not exist: bench/search_finetune.py writes it.")
     runs = []
     for number, line in enumerate(file.read_text().splitlines(), start=1):
         if not line.strip():

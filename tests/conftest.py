@@ -22,6 +22,18 @@ def rt_folder() -> Path:
     return Path(folder)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_hub_decision():
+    """Each test decides about the Hub, and announces its model, afresh: nothing one test did
+    leaks into the next."""
+    from course_utils import hub, models
+
+    hub._reset_for_tests()
+    models._announced.clear()
+    yield
+    hub._reset_for_tests()
+
+
 @pytest.fixture
 def one_thread():
     """One CPU thread for tiny models: fastest so, and numbers do not depend on the cores."""

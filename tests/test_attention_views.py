@@ -21,6 +21,7 @@ from transformers import (
 
 from course_utils import attention_views as av
 from course_utils.attention_views import AttentionShapeError, to_bertviz
+from course_utils.paths import package_file
 
 TEXTS = ["the film was good .", "a very bad movie and the plot was awful !"]
 
@@ -189,20 +190,20 @@ def test_standalone_html_inlines_vendored_scripts(eager) -> None:
     page = av.standalone_html(av.render_view(av.extract_attention(model, tokenizer, TEXTS[0])), "t")
     assert "cdnjs" not in page and "ajax/libs/d3/5.7.0/d3.min" not in page
     for name in av.VENDOR_FILES.values():
-        assert (av.VENDOR_DIR / name).read_text(encoding="utf-8") in page
+        assert (package_file("vendor", name)).read_text(encoding="utf-8") in page
     with pytest.raises(ValueError, match="not a BertViz fragment"):
         av.standalone_html("<div>plain</div>", "t")
 
 
 def test_vendored_files_match_their_recorded_checksums() -> None:
-    readme = (av.VENDOR_DIR / "README.md").read_text(encoding="utf-8")
+    readme = (package_file("vendor", "README.md")).read_text(encoding="utf-8")
     for name in av.VENDOR_FILES.values():
-        digest = hashlib.sha256((av.VENDOR_DIR / name).read_bytes()).hexdigest()
+        digest = hashlib.sha256((package_file("vendor", name)).read_bytes()).hexdigest()
         assert re.search(rf"`{re.escape(name)}`.*`{digest}`", readme), name
     for licence in ("LICENSE-requirejs.txt", "LICENSE-d3.txt", "LICENSE-jquery.txt"):
         assert (
-            "Permission" in (av.VENDOR_DIR / licence).read_text()
-            or "Redistribution" in (av.VENDOR_DIR / licence).read_text()
+            "Permission" in (package_file("vendor", licence)).read_text()
+            or "Redistribution" in (package_file("vendor", licence)).read_text()
         )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -146,5 +149,50 @@ def test_hub_unreachable_gives_instructions(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", "/nonexistent-course-test-cache")
-    with pytest.raises(DataError, match=r"Could not load 'rotten_tomatoes'.*COURSE_DATA_DIR"):
+    with pytest.raises(DataError, match=r"No Rotten Tomatoes data.*HF_HUB_OFFLINE is set"):
+        load_rotten_tomatoes()
+
+
+def test_no_data_and_no_hub_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Neither a folder nor the Hub: a clear error within the probe's limit, no retries."""
+    monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with socket.socket() as sock:  # a closed port on loopback stands for an unreachable Hub
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    start = time.perf_counter()
+    with pytest.raises(DataError, match=rf"127.0.0.1:{port} unreachable.*COURSE_DATA_DIR"):
+        data.check_available()
+    assert time.perf_counter() - start < 5
+    assert data.resolve_data_source().describe().startswith("Rotten Tomatoes unavailable")
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # libraries told to stay offline from now on
+
+
+def test_a_cached_hub_download_is_used_offline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert data.resolve_data_source().kind == "missing"
+    (tmp_path / "datasets--cornell-movie-review-data--rotten_tomatoes").mkdir()
+    where = data.resolve_data_source()
+    assert (where.kind, where.via) == ("hub", "local Hugging Face cache")
+
+
+def test_hub_load_failure_gives_instructions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Hub answered the probe but the download failed: the library's error, summarised."""
+    import datasets
+
+    from course_utils import hub
+
+    monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "hub_decision", lambda: hub.HubDecision(True, "test"))
+
+    def fail(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'rotten_tomatoes' on the Hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", fail)
+    with pytest.raises(DataError, match=r"Could not load 'rotten_tomatoes'.*ConnectionError"):
         load_rotten_tomatoes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -73,3 +74,55 @@ def test_pip_section_is_a_valid_requirements_file() -> None:
         else:
             Requirement(line)  # raises InvalidRequirement
     assert "-e ." in pip_lines
+
+
+# --- the lock file ------------------------------------------------------------------------
+
+
+def lock_pins() -> dict[str, str]:
+    """``constraints.txt`` as {canonical name: exact version}; every line must be ``name==v``."""
+    pins: dict[str, str] = {}
+    for number, line in enumerate((ROOT / "constraints.txt").read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        req = Requirement(line)
+        (spec,) = req.specifier  # exactly one specifier
+        assert spec.operator == "==" and "+" not in spec.version, f"line {number}: {line!r}"
+        pins[canonicalize_name(req.name)] = spec.version
+    return pins
+
+
+def test_lock_pins_every_declared_requirement_within_its_range() -> None:
+    pins = lock_pins()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not in constraints.txt: run `make lock`"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {req.name}=={pins[name]}, outside {req.specifier}"
+        )
+    assert "course-utils" not in pins  # the course itself is never pinned
+
+
+def test_make_installs_from_the_lock() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "LOCK ?= constraints.txt" in makefile
+    assert '-c $(LOCK)) -e ".[dev]"' in makefile
+    assert "TORCH_VERSION ?= $(or $(shell sed -n 's/^torch==//p' constraints.txt" in makefile
+
+
+def test_the_environment_that_make_built_matches_the_lock() -> None:
+    """In make's .venv (CI's), every locked package is installed at exactly the locked version."""
+    import sys
+    from importlib.metadata import distributions
+
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("not make's .venv: the ranges of pyproject.toml apply there, not the lock")
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in distributions()}
+    drift = {
+        name: (version, installed.get(name))
+        for name, version in lock_pins().items()
+        if installed.get(name, "").split("+")[0] != version
+    }
+    assert drift == {}, "installed versions differ from constraints.txt: run `make install`"

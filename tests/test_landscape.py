@@ -11,6 +11,7 @@ import pytest
 matplotlib.use("Agg")
 
 from course_utils import landscape  # noqa: E402
+from course_utils.paths import package_file  # noqa: E402
 
 
 def test_timeline_table_is_complete() -> None:
@@ -53,7 +54,7 @@ def test_family_summary_lists_models() -> None:
 )
 def test_bad_tables_are_rejected(tmp_path: Path, edit, message: str) -> None:
     path = tmp_path / "t.csv"
-    edit(pd.read_csv(landscape.TIMELINE_CSV)).to_csv(path, index=False)
+    edit(pd.read_csv(package_file(*landscape.TIMELINE_FILE))).to_csv(path, index=False)
     with pytest.raises(ValueError, match=message):
         landscape.load_timeline(path)
 

@@ -12,7 +12,7 @@ import torch
 from tiny_models import tiny_distilbert
 from transformers import DistilBertModel
 
-from course_utils import models
+from course_utils import hub, models
 from course_utils.models import ModelError, load_encoder, resolve_encoder
 
 
@@ -36,6 +36,8 @@ def test_offline_default_is_bundled_model(empty_hf_cache: Path, capsys) -> None:
     tokenizer, model, name = load_encoder()
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 1 and printed[0].startswith(f"model: {models.BUNDLED_MODEL} [bundled]")
+    load_encoder()  # the same choice again: not announced twice (once per notebook)
+    assert capsys.readouterr().out == ""
     assert name == models.BUNDLED_MODEL
     assert type(model).__name__ == "BertModel"
     assert model.config.hidden_size == 384 and model.config.num_hidden_layers == 6
@@ -130,6 +132,7 @@ def test_folder_without_config(tmp_path: Path) -> None:
 def test_hub_probe_is_fast_and_explains(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert models.hub_status() == "HF_HUB_OFFLINE is set"
+    hub._reset_for_tests()
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     # a closed port on loopback: the probe reports it instead of waiting on library retries

@@ -28,3 +28,11 @@ def test_times_addresses_and_ids_are_masked_but_results_are_not() -> None:
     assert sanitize("<object at 0x7f3a2b1c9d80>") == sanitize("<object at 0x55aa00ff1234>")
     assert sanitize("bertviz-" + "a" * 32) == sanitize("bertviz-" + "0" * 32)
     assert sanitize("test AUC 0.921") != sanitize("test AUC 0.920")
+
+
+def test_the_data_source_is_masked_but_not_what_was_computed_on_it() -> None:
+    local = "10662 rows | data: Rotten Tomatoes (local files .../rotten_tomatoes, COURSE_DATA_DIR)"
+    hub = "10662 rows | data: Rotten Tomatoes (Hugging Face Hub: rotten_tomatoes)"
+    cached = "10662 rows | data: Rotten Tomatoes (Hugging Face Hub: rotten_tomatoes, local cache)"
+    assert sanitize(local) == sanitize(hub) == sanitize(cached)
+    assert sanitize(local) != sanitize(local.replace("10662", "10000"))

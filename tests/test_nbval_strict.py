@@ -48,7 +48,8 @@ data.load_rotten_tomatoes = broken
 
 def run_nbval(tmp_path: Path, patch: str) -> subprocess.CompletedProcess:
     (tmp_path / "sitecustomize.py").write_text(patch)
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    path = os.pathsep.join([str(tmp_path), str(ROOT)])
+    env = os.environ | {"PYTHONPATH": path, "COURSE_MODEL": "bundled"}  # as `make nbval`
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p",
          "no:cacheprovider", "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),

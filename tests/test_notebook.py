@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 import nbformat
@@ -41,6 +42,8 @@ def test_setup_reports_model_and_data(
     assert "torch " in out and "device: cpu" in out
     assert f"data: Rotten Tomatoes (local files .../{tmp_path.name}, COURSE_DATA_DIR)" in out
     assert "model: sentence-transformers/all-MiniLM-L6-v2 [bundled]" in out
+    assert out.count("hub: offline - HF_HUB_OFFLINE is set") == 1
+    assert str(tmp_path) not in out  # no machine's absolute path in a notebook's output
 
 
 def test_pick_device_honours_override(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +86,27 @@ def make_notebook(path: Path, code: list[str]) -> Path:
     return path
 
 
-def test_runner_executes_and_summarises(tmp_path: Path) -> None:
+def test_runner_stops_at_once_without_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    notebook_path = make_notebook(tmp_path / "00_x.ipynb", ["raise SystemExit('must not run')"])
+    start = time.perf_counter()
+    assert runner.main([str(notebook_path), "--build-dir", str(tmp_path / "build")]) == 2
+    assert time.perf_counter() - start < 5
+    err = capsys.readouterr().err
+    assert "No Rotten Tomatoes data" in err and "COURSE_DATA_DIR" in err
+    assert not (tmp_path / "build").exists()
+
+
+def test_runner_executes_and_summarises(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    data = tmp_path / "data"  # the runner checks that the data is there before it starts
+    data.mkdir()
+    for name in ("rt-polarity.pos", "rt-polarity.neg"):
+        (data / name).write_text("a sentence\n")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data))
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
     make_notebook(
@@ -124,7 +147,7 @@ def test_discover_orders_course_notebooks(tmp_path: Path) -> None:
 
 def test_committed_notebooks_carry_their_results() -> None:
     """Every committed notebook was executed and stores its record in the output metadata."""
-    for path in runner.discover():
+    for path in runner.discover(Path(__file__).resolve().parents[1] / "notebooks"):
         record = notebook.results_from_notebook(path)
         assert record is not None, f"{path.name} has no record_results output"
         assert record["notebook"] == path.stem

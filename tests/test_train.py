@@ -231,7 +231,8 @@ def test_best_searched_config_picks_the_validation_best_run_of_the_model(tmp_pat
     assert len(runs) == 2
     assert (config.epochs, config.lr, config.batch_size, config.patience) == (2, 5e-5, 16, 2)
     assert train_mod.best_searched_config("unknown", file) == (None, [])
-    assert train_mod.best_searched_config("m", tmp_path / "missing.jsonl") == (None, [])
+    with pytest.raises(FileNotFoundError, match="search_finetune.py"):
+        train_mod.best_searched_config("m", tmp_path / "missing.jsonl")
     file.write_text('{"model": "m"}\n')
     with pytest.raises(ValueError, match="line 1: not a search result"):
         train_mod.best_searched_config("m", file)

@@ -1,0 +1,104 @@
+"""The course as learners install it: a wheel, not this checkout.
+
+Build the wheel, install it (not editable) into a fresh virtual environment that reuses this
+environment's dependencies, and from an empty folder outside the repository import every
+module and execute notebooks 00 and 03 top to bottom with the installed runner (their asserts
+run; outputs are not compared). This is what Colab's setup cell does, minus the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ("00_llm_overview.ipynb", "03_contextual_embeddings.ipynb")
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``(python of the fresh environment, an empty working folder)``."""
+    base = tmp_path_factory.mktemp("installed")
+    wheels = base / "wheels"
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "-w", str(wheels), str(ROOT)], cwd=base)  # fmt: skip
+    (wheel,) = wheels.glob("course_utils-*.whl")
+    venv = base / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=base)
+    python = venv / "bin" / "python"
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(run([str(python), "-c", purelib], cwd=base).stdout.strip())
+    # Reuse this environment's dependencies: its site-packages, appended after the fresh one's
+    # (a plain path, so the editable install of this checkout that it holds stays inactive).
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site / "course-deps.pth").write_text("\n".join(sorted(ours)) + "\n")
+    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+         "--no-index", str(wheel)], cwd=base)  # fmt: skip
+    run([str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], cwd=base)
+    work = base / "work"
+    work.mkdir()
+    return python, work
+
+
+def clean_env(python: Path, cache: Path) -> dict[str, str]:
+    """No course or Hub settings from this process, except where the data is."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "HF_", "JUPYTER"))}
+    env.pop("PYTHONPATH", None)
+    env.update(
+        COURSE_CACHE_DIR=str(cache),
+        COURSE_MODEL="bundled",  # the claims' bounds were measured on the bundled model
+        JUPYTER_PATH=str(python.parent.parent / "share" / "jupyter"),  # the fresh kernel first
+        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    return env
+
+
+def test_every_module_imports_from_the_wheel(installed: tuple[Path, Path]) -> None:
+    python, work = installed
+    code = (
+        "import importlib, pkgutil, course_utils\n"
+        "names = [m.name for m in pkgutil.iter_modules(course_utils.__path__) if not m.ispkg]\n"
+        "for name in names: importlib.import_module(f'course_utils.{name}')\n"
+        "from course_utils import paths\n"
+        "for part in ('resources/llm_timeline.csv', 'results/finetune_search.jsonl'):\n"
+        "    assert paths.package_file(*part.split('/')).is_file(), part\n"
+        "print(course_utils.__file__, len(names), course_utils.course_repo())\n"
+    )
+    out = run([str(python), "-c", code], cwd=work, env=clean_env(python, work / "cache")).stdout
+    location, count, repo = out.split()
+    assert Path(location).is_relative_to(python.parent.parent), location  # the wheel, not ROOT
+    assert int(count) >= 20 and repo.count("/") == 1
+
+
+def test_notebooks_00_and_03_run_from_an_empty_folder(
+    installed: tuple[Path, Path], rt_folder: Path
+) -> None:
+    python, work = installed
+    for name in NOTEBOOKS:
+        shutil.copy(ROOT / "notebooks" / name, work / name)
+    env = clean_env(python, work / "cache")
+    env["COURSE_DATA_DIR"] = str(rt_folder)
+    done = subprocess.run(
+        [str(python), "-m", "course_utils.runner", *NOTEBOOKS, "--build-dir", "build"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=1500,
+    )  # fmt: skip
+    runs = json.loads((work / "build" / "results.json").read_text())
+    failed = {r["notebook"]: r["error"] for r in runs if not r["ok"]}
+    assert done.returncode == 0 and not failed, f"{failed}\n{done.stdout}\n{done.stderr[-3000:]}"
+    assert [r["notebook"] for r in runs] == [Path(n).stem for n in NOTEBOOKS]
+    assert all(r["record"]["model"].startswith("sentence-transformers/all-MiniLM-L6") for r in runs)
+    written = {p.relative_to(work).parts[0] for p in work.rglob("*") if p.is_file()}
+    assert written <= {*NOTEBOOKS, "build", "cache"}, written  # nothing written elsewhere in cwd
