@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -44,11 +45,12 @@ class NotebookRun:
     ok: bool
     error: str = ""
     record: dict[str, Any] = field(default_factory=dict)
+    saved: str = ""  # where the executed copy was written
 
 
 def discover(folder: Path = NOTEBOOK_DIR) -> list[Path]:
-    """The course notebooks, in teaching order (``NN_topic.ipynb``)."""
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    """The course notebooks, in teaching order (``NN_topic.ipynb``; not ``*.failed.ipynb``)."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if not p.stem.endswith(".failed"))
 
 
 def strip_volatile_metadata(nb: nbformat.NotebookNode) -> None:
@@ -58,9 +60,45 @@ def strip_volatile_metadata(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("execution", None)
 
 
+def clear_outputs(nb: nbformat.NotebookNode) -> None:
+    """Remove every output and execution count, so that nothing of an earlier run survives."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+
+
+def failing_cell(nb: nbformat.NotebookNode) -> str:
+    """``cell N, line `...``` for the first code cell with an error output, else ``""``.
+
+    The line is the last line of the cell's source that the traceback points at (IPython marks
+    it with ``---->``), or the cell's first line when the traceback does not say.
+    """
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code_cells, 1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            line = ""
+            for frame in output.get("traceback", []):
+                plain = re.sub(r"\x1b\[[0-9;]*m", "", frame)
+                marked = [x for x in plain.splitlines() if x.lstrip().startswith("---->")]
+                if marked:
+                    line = re.sub(r"^\s*---->\s*\d+\s*", "", marked[-1]).strip()
+            line = line or next((x for x in cell.source.splitlines() if x.strip()), "")
+            return f"code cell {number}, line `{line.strip()}`"
+    return ""
+
+
 def execute(path: Path, out_path: Path) -> NotebookRun:
-    """Execute ``path`` in a fresh kernel (cwd = its folder), save it to ``out_path``."""
+    """Execute ``path`` in a fresh kernel (cwd = its folder), save it to ``out_path``.
+
+    Outputs are cleared first, so a failed run's copy holds only what this run produced and the
+    summary never reads an earlier run's results. A failed run never replaces ``path`` itself:
+    when ``out_path`` is ``path`` (``--inplace``), it is saved beside it as ``NAME.failed.ipynb``.
+    """
     nb = nbformat.read(path, as_version=4)
+    clear_outputs(nb)
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT_S,
@@ -72,17 +110,22 @@ def execute(path: Path, out_path: Path) -> NotebookRun:
     try:
         client.execute()
     except CellExecutionError as err:
-        error = f"{err.ename}: {err.evalue}"
+        where = failing_cell(nb)
+        error = f"{err.ename}: {err.evalue}" + (f" (in {where})" if where else "")
     except (CellTimeoutError, DeadKernelError) as err:  # keep going: the summary says so
         error = f"{type(err).__name__}: {err}"
     seconds = time.perf_counter() - start
     strip_volatile_metadata(nb)
+    if error and out_path.resolve() == path.resolve():
+        out_path = path.with_name(f"{path.stem}.failed.ipynb")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_path)
-    from course_utils.notebook import results_from_notebook  # imports torch: not at start-up
+    record: dict[str, Any] = {}
+    if not error:
+        from course_utils.notebook import results_from_notebook  # imports torch: not at start-up
 
-    record = results_from_notebook(out_path) or {}
-    return NotebookRun(path.stem, seconds, ok=not error, error=error, record=record)
+        record = results_from_notebook(out_path) or {}
+    return NotebookRun(path.stem, seconds, not error, error, record, saved=str(out_path))
 
 
 def summarise(runs: list[NotebookRun]) -> str:
@@ -142,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {path.name} ...", flush=True)
         run = execute(path, out)
         print(
-            f"  {'ok' if run.ok else 'FAILED: ' + run.error} [time: {run.seconds:.1f} s] -> {out}",
+            f"  {'ok' if run.ok else 'FAILED: ' + run.error} [time: {run.seconds:.1f} s] "
+            f"-> {run.saved}",
             flush=True,
         )
         runs.append(run)

@@ -134,7 +134,10 @@ def test_runner_executes_and_summarises(monkeypatch: pytest.MonkeyPatch, tmp_pat
     }
     summary = (build / "results.md").read_text()
     assert "| 00_ok | ok |" in summary and "| tiny | toy | answer=42 |" in summary
-    assert "| 01_broken | FAILED: AssertionError: course check failed |" in summary
+    assert (
+        "| 01_broken | FAILED: AssertionError: course check failed "
+        "(in code cell 1, line `assert 1 == 2, 'course check failed'`) |" in summary
+    )
     runs = json.loads((build / "results.json").read_text())
     assert [r["ok"] for r in runs] == [True, False]
 
@@ -152,3 +155,75 @@ def test_committed_notebooks_carry_their_results() -> None:
         assert record is not None, f"{path.name} has no record_results output"
         assert record["notebook"] == path.stem
         assert record["model"] and record["data"] and record["results"]
+
+
+def stale_notebook(path: Path) -> Path:
+    """A notebook whose committed outputs include a record, with a cell that now fails."""
+    make_notebook(
+        path,
+        [
+            "x = 1",
+            "assert x == 2, 'x changed'",
+            "from course_utils.notebook import record_results\n"
+            'record_results("03_stale", model="m", data="d", answer=41)',
+        ],
+    )
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # what an earlier, successful run left behind
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="old output\n")]
+        cell.execution_count = 7
+    nb.cells[2].outputs.append(
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/plain": "Results of 03_stale"},
+            metadata={
+                notebook.RESULTS_METADATA_KEY: {
+                    "notebook": "03_stale",
+                    "model": "m",
+                    "data": "d",
+                    "results": {"answer": 41},
+                }
+            },
+        )  # fmt: skip
+    )
+    nbformat.write(nb, path)
+    return path
+
+
+def with_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("rt-polarity.pos", "rt-polarity.neg"):
+        (data / name).write_text("a sentence\n")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data))
+
+
+def test_a_failed_run_reports_nothing_from_an_earlier_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with_data(monkeypatch, tmp_path)
+    path = stale_notebook(tmp_path / "03_stale.ipynb")
+    build = tmp_path / "build"
+    assert runner.main([str(path), "--build-dir", str(build)]) == 1
+    executed = nbformat.read(build / "notebooks" / "03_stale.ipynb", as_version=4)
+    texts = [o.get("text", "") for c in executed.cells for o in c.outputs]
+    assert "old output\n" not in texts and executed.cells[2].outputs == []
+    assert notebook.results_from_notebook(build / "notebooks" / "03_stale.ipynb") is None
+    (run,) = json.loads((build / "results.json").read_text())
+    assert run["record"] == {} and "answer" not in (build / "results.md").read_text()
+    assert run["error"] == (
+        "AssertionError: x changed (in code cell 2, line `assert x == 2, 'x changed'`)"
+    )
+
+
+def test_a_failed_inplace_run_never_replaces_the_committed_notebook(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with_data(monkeypatch, tmp_path)
+    path = stale_notebook(tmp_path / "03_stale.ipynb")
+    committed = path.read_bytes()
+    assert runner.main([str(path), "--inplace"]) == 1
+    assert path.read_bytes() == committed
+    failed = tmp_path / "03_stale.failed.ipynb"
+    assert nbformat.read(failed, as_version=4).cells[1].outputs[0]["ename"] == "AssertionError"
+    assert [p.name for p in runner.discover(tmp_path)] == ["03_stale.ipynb"]
