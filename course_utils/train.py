@@ -9,9 +9,10 @@ Taught in notebook 05 (classification). The same :func:`fit` trains
 
 What the loop does: AdamW, linear warm-up then linear decay, gradient clipping, dynamic
 padding of length-bucketed batches, validation after every epoch, the best epoch's weights
-kept, early stopping, optional bf16 autocast on GPU, and a checkpoint every epoch
-(``model.safetensors`` + ``state.pt`` with optimizer, scheduler and RNG state) from which an
-interrupted run resumes and ends exactly as an uninterrupted one. Under ``torchrun`` (or any
+kept, early stopping, optional bf16 autocast on GPU, and a crash-safe checkpoint every epoch
+(weights as safetensors, optimizer, scheduler and RNG state, and last a manifest with the
+configuration and checksums; see :func:`_save_checkpoint`) from which an interrupted run
+resumes and ends exactly as an uninterrupted one. Under ``torchrun`` (or any
 launcher that sets ``WORLD_SIZE``/``RANK``) it runs data-parallel: every global batch is
 split across the processes and gradients are averaged (DistributedDataParallel).
 """
@@ -19,19 +20,20 @@ split across the processes and gradients are averaged (DistributedDataParallel).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model
 from torch import nn
 from torch.nn import functional as F
 
@@ -357,13 +359,14 @@ def fit(
     bad_epochs = 0
     start_epoch = 0
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if folder is not None and (folder / "state.pt").is_file():
-        state = _load_checkpoint(folder, model, optimizer, scheduler, device)
+    manifest = _read_manifest(folder, config) if folder is not None else None
+    if folder is not None and manifest is not None:
+        state = _load_checkpoint(folder, manifest, model, optimizer, scheduler, device)
         start_epoch = state["epoch"] + 1
         result.history = state["history"]
         result.best_epoch, result.best_auc = state["best_epoch"], state["best_auc"]
         bad_epochs = state["bad_epochs"]
-        best_state = _best_from_disk(folder, model)
+        best_state = _best_from_disk(folder, manifest, model)
 
     amp = config.mixed_precision and device.type == "cuda"
     trained, train_seconds = 0, 0.0
@@ -425,7 +428,7 @@ def fit(
                 "best_auc": result.best_auc,
                 "bad_epochs": bad_epochs,
             }
-            _save_checkpoint(folder, model, optimizer, scheduler, state, best_state, rank)
+            _save_checkpoint(folder, model, optimizer, scheduler, state, best_state, config, rank)
     if best_state:
         model.load_state_dict(best_state)
     result.samples_per_s = trained / train_seconds if train_seconds else 0.0
@@ -492,6 +495,45 @@ def best_searched_config(
     return config, runs
 
 
+CHECKPOINT_MANIFEST = "checkpoint.json"
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder cannot be resumed from (other settings, or damaged files)."""
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is either absent, the old file, or complete:
+    a temporary file, flushed and synced, renamed over ``path`` (then the folder is synced)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _weights_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    from safetensors.torch import save
+
+    # cloned: tied weights share storage, which safetensors refuses; each name gets its own copy
+    return save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()})
+
+
+def _config_dict(config: TrainConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(config)))
+
+
 def _save_checkpoint(
     folder: Path,
     model: nn.Module,
@@ -499,52 +541,124 @@ def _save_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     state: dict[str, Any],
     best_state: dict[str, torch.Tensor],
+    config: TrainConfig,
     rank: int,
 ) -> None:
-    """Write ``model.safetensors``, ``best.safetensors`` and ``state.pt`` (rank 0 only)."""
+    """Write one epoch's checkpoint (rank 0 only), crash-safe.
+
+    Each file (``model-eN.safetensors``, ``best-eM.safetensors``, ``state-eN.pt``) is written
+    atomically under a new name; the manifest ``checkpoint.json`` (epoch, configuration, file
+    names and SHA-256 sums) is written last, atomically, and is the only thing a resume trusts.
+    A crash at any point leaves the previous manifest and the files it names intact. Files no
+    manifest names any more are then removed.
+    """
     if rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
-        save_model(model, str(folder / "model.safetensors"))
-        if state["best_epoch"] == state["epoch"] + 1:
-            save_model(model, str(folder / "best.safetensors"))
-        state = {
-            **state,
+        epoch = state["epoch"] + 1
+        previous = _read_manifest(folder)
+        files = {"model": f"model-e{epoch}.safetensors", "state": f"state-e{epoch}.pt"}
+        _write_atomic(folder / files["model"], _weights_bytes(model.state_dict()))
+        if best_state and state["best_epoch"] == epoch:
+            files["best"] = f"best-e{epoch}.safetensors"
+            _write_atomic(folder / files["best"], _weights_bytes(best_state))
+        elif previous is not None and "best" in previous["files"]:
+            files["best"] = previous["files"]["best"]["name"]
+        extra = {
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
-        tmp = folder / "state.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, folder / "state.pt")  # state.pt appears only once all files are written
+        buffer = io.BytesIO()
+        torch.save(extra, buffer)
+        _write_atomic(folder / files["state"], buffer.getvalue())
+        manifest = {
+            "format": CHECKPOINT_FORMAT,
+            "config": _config_dict(config),
+            "state": state,
+            "files": {
+                role: {"name": name, "sha256": _sha256(folder / name)}
+                for role, name in files.items()
+            },
+        }
+        _write_atomic(folder / CHECKPOINT_MANIFEST, json.dumps(manifest, indent=1).encode())
+        keep = {CHECKPOINT_MANIFEST, *files.values()}
+        for path in folder.iterdir():
+            if path.name not in keep and path.suffix in {".safetensors", ".pt", ".tmp"}:
+                path.unlink(missing_ok=True)
     if dist.is_initialized():
         dist.barrier()
 
 
+def _read_manifest(folder: Path, config: TrainConfig | None = None) -> dict[str, Any] | None:
+    """The checkpoint manifest of ``folder``, its files verified; ``None`` when there is none.
+
+    With ``config``, a checkpoint written under another configuration is refused: resuming it
+    would mix two trainings. Raises :class:`CheckpointError` saying what differs.
+    """
+    path = folder / CHECKPOINT_MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+        files = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{path} is not a checkpoint manifest ({err}); delete the folder to start afresh."
+        ) from err
+    if manifest.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} has format {manifest.get('format')}, not {CHECKPOINT_FORMAT}; delete it."
+        )
+    ours = _config_dict(config) if config is not None else manifest["config"]
+    if manifest["config"] != ours:
+        differs = {
+            k: (manifest["config"].get(k), ours.get(k))
+            for k in sorted(set(ours) | set(manifest["config"]))
+            if manifest["config"].get(k) != ours.get(k)
+        }
+        raise CheckpointError(
+            f"The checkpoint in {folder} was written with other settings "
+            f"((checkpoint, this run): {differs}). Resuming would mix two trainings: use "
+            "another checkpoint_dir (train.run_key names one per configuration) or delete it."
+        )
+    for role, entry in files.items():
+        file = folder / entry["name"]
+        if not file.is_file() or _sha256(file) != entry["sha256"]:
+            raise CheckpointError(
+                f"{file} ({role}) is missing or does not match its checksum in {path}: the "
+                "checkpoint was damaged after it was written. Delete the folder to start afresh."
+            )
+    return manifest
+
+
 def _load_checkpoint(
     folder: Path,
+    manifest: dict[str, Any],
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     device: torch.device,
 ) -> dict[str, Any]:
-    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
-    load_model(model, str(folder / "model.safetensors"), device=str(device))
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"]:
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return state
+    files = manifest["files"]
+    extra = torch.load(folder / files["state"]["name"], map_location="cpu", weights_only=True)
+    load_model(model, str(folder / files["model"]["name"]), device=str(device))
+    optimizer.load_state_dict(extra["optimizer"])
+    scheduler.load_state_dict(extra["scheduler"])
+    torch.set_rng_state(extra["torch_rng"])
+    if extra["cuda_rng"]:
+        torch.cuda.set_rng_state_all(extra["cuda_rng"])
+    return manifest["state"]
 
 
-def _best_from_disk(folder: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+def _best_from_disk(
+    folder: Path, manifest: dict[str, Any], model: nn.Module
+) -> dict[str, torch.Tensor]:
     """The best epoch's weights, read without disturbing ``model``'s current ones."""
     from safetensors.torch import load_file
 
-    path = folder / "best.safetensors"
-    if not path.is_file():
+    if "best" not in manifest["files"]:
         return {}
-    best = load_file(str(path))
+    best = load_file(str(folder / manifest["files"]["best"]["name"]))
     current = model.state_dict()
     return {k: best.get(k, v.detach().cpu()) for k, v in current.items()}

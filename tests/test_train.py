@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -116,9 +117,31 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path: Path, monkeypatch)
     assert resumed.best_epoch == expected.best_epoch
     for key, value in reference.state_dict().items():
         torch.testing.assert_close(resumed_model.state_dict()[key], value, rtol=0, atol=0)
+    best = f"best-e{expected.best_epoch}.safetensors"
     assert {p.name for p in (tmp_path / "run").iterdir()} == {
-        "model.safetensors", "best.safetensors", "state.pt",
+        "checkpoint.json", "model-e3.safetensors", best, "state-e3.pt",
     }  # fmt: skip
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
+    _, train, val = toy_data(tmp_path / "m")
+    fit(new_classifier(tmp_path / "m"), train, val, replace(CONFIG, epochs=1), device="cpu",
+        progress=False, checkpoint_dir=tmp_path / "run")  # fmt: skip
+    with pytest.raises(train_mod.CheckpointError, match=r"other settings.*'lr': \(0.003, 0.01\)"):
+        fit(new_classifier(tmp_path / "m"), train, val, replace(CONFIG, epochs=1, lr=0.01),
+            device="cpu", progress=False, checkpoint_dir=tmp_path / "run")  # fmt: skip
+
+
+def test_a_damaged_checkpoint_is_refused_not_loaded(tmp_path: Path) -> None:
+    _, train, val = toy_data(tmp_path / "m")
+    config = replace(CONFIG, epochs=1)
+    fit(new_classifier(tmp_path / "m"), train, val, config, device="cpu", progress=False,
+        checkpoint_dir=tmp_path / "run")  # fmt: skip
+    weights = tmp_path / "run" / "model-e1.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])  # truncated after the manifest was written
+    with pytest.raises(train_mod.CheckpointError, match="does not match its checksum"):
+        fit(new_classifier(tmp_path / "m"), train, val, config, device="cpu", progress=False,
+            checkpoint_dir=tmp_path / "run")  # fmt: skip
 
 
 def _ddp_worker(rank: int, world: int, folder: str, init_file: str) -> None:
