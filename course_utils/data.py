@@ -264,11 +264,11 @@ def _load_from_hub() -> DatasetDict:
 
     try:
         ds = load_dataset(HUB_DATASET)
-    except Exception as err:  # the Hub raises many types (connection, offline, not found)
+    except OSError as err:  # connection, offline mode, HTTP status, not found: all OSErrors
         raise DataError(
             f"Could not load '{HUB_DATASET}' from the Hugging Face Hub "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {_HOW_TO}"
-        ) from None
+        ) from err
     return DatasetDict({name: ds[name].cast(features()) for name in SPLIT_SIZES})
 
 

@@ -182,9 +182,19 @@ def load_encoder(
         )
         model = AutoModel.from_pretrained(choice.location, **kwargs)
     except OSError as err:
+        folder = Path(choice.location)
+        pickled_only = folder.is_dir() and not any(folder.glob("*.safetensors")) and any(
+            folder.glob("*.bin")
+        )
+        hint = (
+            " The folder holds only pickled (.bin) weights: the course loads safetensors only, "
+            "which cannot run code when read; convert them (safetensors' convert script) first."
+            if pickled_only
+            else ""
+        )
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ModelError(
-            f"Could not load '{choice.name}' from {choice.location}: {str(err).splitlines()[0]} "
-            "(only safetensors weights are accepted)."
-        ) from None
+            f"Could not load '{choice.name}' from {choice.location}: {first}.{hint}"
+        ) from err
     model.eval()
     return Encoder(tokenizer, model, choice.name)

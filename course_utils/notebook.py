@@ -41,8 +41,12 @@ class CourseEnv:
 
 
 def seed_everything(seed: int = DEFAULT_SEED) -> None:
-    """Seed ``random``, NumPy and PyTorch (all devices) so that reruns give the same numbers."""
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    """Seed ``random``, NumPy and PyTorch (all devices) so that reruns give the same numbers.
+
+    String hashing (the order of a ``set`` of strings) is fixed only by ``PYTHONHASHSEED`` set
+    *before* Python starts, which ``make`` does; setting it from a running kernel has no effect,
+    so the course never relies on the iteration order of a set.
+    """
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - libraries (umap, sklearn) draw from the global RNG
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators

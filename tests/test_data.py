@@ -194,5 +194,22 @@ def test_hub_load_failure_gives_instructions(monkeypatch: pytest.MonkeyPatch) ->
         raise ConnectionError("Couldn't reach 'rotten_tomatoes' on the Hub")
 
     monkeypatch.setattr(datasets, "load_dataset", fail)
-    with pytest.raises(DataError, match=r"Could not load 'rotten_tomatoes'.*ConnectionError"):
+    with pytest.raises(DataError, match=r"Could not load 'rotten_tomatoes'.*ConnectionError") as e:
+        load_rotten_tomatoes()
+    assert isinstance(e.value.__cause__, ConnectionError)  # the cause is kept, not dropped
+
+
+def test_a_bug_in_the_hub_path_is_not_relabelled_as_missing_data(monkeypatch) -> None:
+    import datasets
+
+    from course_utils import hub
+
+    monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "hub_decision", lambda: hub.HubDecision(True, "test"))
+
+    def broken(*args, **kwargs):
+        raise TypeError("load_dataset() got an unexpected keyword argument")
+
+    monkeypatch.setattr(datasets, "load_dataset", broken)
+    with pytest.raises(TypeError, match="unexpected keyword"):
         load_rotten_tomatoes()
