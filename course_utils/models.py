@@ -183,8 +183,8 @@ def load_encoder(
         model = AutoModel.from_pretrained(choice.location, **kwargs)
     except OSError as err:
         folder = Path(choice.location)
-        pickled_only = folder.is_dir() and not any(folder.glob("*.safetensors")) and any(
-            folder.glob("*.bin")
+        pickled_only = (
+            folder.is_dir() and not any(folder.glob("*.safetensors")) and any(folder.glob("*.bin"))
         )
         hint = (
             " The folder holds only pickled (.bin) weights: the course loads safetensors only, "

@@ -411,8 +411,21 @@ class BertConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> BertConfig:
-        """Read ``config.json``; refuse variants these blocks do not implement."""
+        """Read ``config.json`` (BERT, or DistilBERT: the same post-norm blocks without segment
+        embeddings); refuse variants these blocks do not implement."""
         raw = json.loads(Path(path).read_text())
+        if raw.get("model_type") == "distilbert":
+            if raw.get("sinusoidal_pos_embds"):
+                raise ValueError(f"{path}: sinusoidal DistilBERT positions are not implemented")
+            raw = {
+                "vocab_size": raw["vocab_size"], "hidden_size": raw["dim"],
+                "num_hidden_layers": raw["n_layers"], "num_attention_heads": raw["n_heads"],
+                "intermediate_size": raw["hidden_dim"],
+                "max_position_embeddings": raw["max_position_embeddings"],
+                "type_vocab_size": 1,  # no segments: one all-zero segment embedding
+                "hidden_dropout_prob": raw.get("dropout", 0.1),
+                "hidden_act": raw.get("activation", "gelu"),
+            }  # fmt: skip
         if raw.get("model_type", "bert") != "bert":
             raise ValueError(f"{path}: model_type {raw.get('model_type')!r} is not 'bert'")
         if raw.get("hidden_act", "gelu") != "gelu":
@@ -471,6 +484,7 @@ class BertEncoder(nn.Module):
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.config = config
+        self.ignored_weights: list[str] = []  # set by from_pretrained: heads left out
         self.embeddings = BertEmbeddings(config)
         self.layers = nn.ModuleList(
             EncoderBlock(
@@ -503,8 +517,12 @@ class BertEncoder(nn.Module):
     def from_pretrained(cls, path: str | Path) -> BertEncoder:
         """Build from a Hugging Face BERT folder (``config.json`` + ``model.safetensors``).
 
-        Weights are read with ``safetensors`` only (no pickle); every weight of the encoder
-        must be found. Returns the model in ``eval()`` mode.
+        Reads the common layouts (see :func:`convert_bert_state_dict`): ``BertModel``, a
+        ``bert.``-prefixed checkpoint with task heads (``BertForPreTraining``, ...), old
+        ``LayerNorm.gamma``/``beta`` names, and DistilBERT. Weights are read with
+        ``safetensors`` only (no pickle); every weight of the encoder must be found. Task heads
+        are not part of the encoder: their names are kept in ``model.ignored_weights``.
+        Returns the model in ``eval()`` mode.
         """
         from safetensors.torch import load_file
 
@@ -512,8 +530,13 @@ class BertEncoder(nn.Module):
         weights = folder / "model.safetensors"
         if not weights.is_file():
             raise FileNotFoundError(f"{folder} has no model.safetensors (only safetensors load)")
-        model = cls(BertConfig.from_json(folder / "config.json"))
-        model.load_state_dict(convert_bert_state_dict(load_file(str(weights))))
+        config = BertConfig.from_json(folder / "config.json")
+        model = cls(config)
+        state, ignored = split_bert_state_dict(load_file(str(weights)))
+        if "embeddings.token_type_embeddings.weight" not in state and config.type_vocab_size == 1:
+            state["embeddings.token_type_embeddings.weight"] = torch.zeros(1, config.hidden_size)
+        model.load_state_dict(state)
+        model.ignored_weights = ignored
         return model.eval()
 
 
@@ -530,17 +553,55 @@ _BERT_RENAMES = (
 )
 
 
-def convert_bert_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Rename Hugging Face ``BertModel`` weights to :class:`BertEncoder`'s names; drop the
-    pooler and the ``position_ids`` buffer, which the encoder does not use.
-    Taught in notebook 01, section 7.
+_DISTILBERT_RENAMES = (  # DistilBERT names -> BERT names (same post-norm block)
+    (r"^distilbert\.", ""),
+    (r"^transformer\.layer\.(\d+)\.attention\.q_lin\.", r"encoder.layer.\1.attention.self.query."),
+    (r"^transformer\.layer\.(\d+)\.attention\.k_lin\.", r"encoder.layer.\1.attention.self.key."),
+    (r"^transformer\.layer\.(\d+)\.attention\.v_lin\.", r"encoder.layer.\1.attention.self.value."),
+    (
+        r"^transformer\.layer\.(\d+)\.attention\.out_lin\.",
+        r"encoder.layer.\1.attention.output.dense.",
+    ),
+    (
+        r"^transformer\.layer\.(\d+)\.sa_layer_norm\.",
+        r"encoder.layer.\1.attention.output.LayerNorm.",
+    ),
+    (r"^transformer\.layer\.(\d+)\.ffn\.lin1\.", r"encoder.layer.\1.intermediate.dense."),
+    (r"^transformer\.layer\.(\d+)\.ffn\.lin2\.", r"encoder.layer.\1.output.dense."),
+    (r"^transformer\.layer\.(\d+)\.output_layer_norm\.", r"encoder.layer.\1.output.LayerNorm."),
+)
+_HEADS = ("cls.", "classifier.", "qa_outputs.", "pre_classifier.", "vocab_", "pooler.")
+
+
+def split_bert_state_dict(
+    state_dict: dict[str, Tensor],
+) -> tuple[dict[str, Tensor], list[str]]:
+    """``(encoder weights renamed for BertEncoder, names of the weights left out)``.
+
+    Accepts ``BertModel`` names, the same with a ``bert.`` prefix and task heads
+    (``BertForPreTraining``, ``BertForSequenceClassification``, ...), TensorFlow-era
+    ``LayerNorm.gamma``/``beta`` names, and DistilBERT names. Left out: the pooler, task heads
+    (``cls.*``, ``classifier.*``, ``vocab_*``, ...) and the ``position_ids`` buffer.
     """
-    converted = {}
-    for name, tensor in state_dict.items():
-        name = name.removeprefix("bert.")
-        if name.startswith("pooler.") or name == "embeddings.position_ids":
+    converted, ignored = {}, []
+    for original, tensor in state_dict.items():
+        name = original.removeprefix("bert.")
+        for pattern, replacement in _DISTILBERT_RENAMES:
+            name = re.sub(pattern, replacement, name)
+        if name.startswith(_HEADS) or name.endswith("position_ids"):
+            ignored.append(original)
             continue
+        name = re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", name))
         for pattern, replacement in _BERT_RENAMES:
             name = re.sub(pattern, replacement, name)
         converted[name] = tensor
-    return converted
+    return converted, sorted(ignored)
+
+
+def convert_bert_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Rename Hugging Face ``BertModel`` weights to :class:`BertEncoder`'s names; drop the
+    pooler, task heads and the ``position_ids`` buffer, which the encoder does not use
+    (:func:`split_bert_state_dict` also says which were dropped).
+    Taught in notebook 01, section 7.
+    """
+    return split_bert_state_dict(state_dict)[0]

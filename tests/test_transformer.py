@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
+from tiny_models import tiny_bert, tiny_bert_config, tiny_distilbert
 from torch import nn
 
 from course_utils.embeddings import pool
 from course_utils.models import bundled_model_path
 from course_utils.positional import SinusoidalPositionalEncoding, sinusoidal_encoding
 from course_utils.transformer import (
+    BertConfig,
     BertEncoder,
     DecoderBlock,
     EncoderBlock,
@@ -240,3 +244,61 @@ def test_from_pretrained_needs_safetensors(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
         BertEncoder.from_pretrained(tmp_path)
+
+
+# --- the common BERT checkpoint layouts -------------------------------------------------------
+
+
+def _round_trip(folder: Path, hf_encoder, batch) -> BertEncoder:
+    """Load ``folder`` with BertEncoder and check it reproduces ``hf_encoder``'s hidden states."""
+    ours = BertEncoder.from_pretrained(folder)
+    with torch.inference_mode():
+        expected = hf_encoder(**batch).last_hidden_state
+        got = ours(batch["input_ids"], batch["attention_mask"]).last_hidden_state
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    return ours
+
+
+def _toy_batch(tokenizer):
+    return tokenizer(["the film is good .", "a very bad movie and plot ."], padding=True,
+                     return_tensors="pt", return_token_type_ids=False)  # fmt: skip
+
+
+def test_from_pretrained_reads_a_bert_checkpoint_with_prefix_and_task_heads(tmp_path: Path):
+    from transformers import BertForPreTraining
+
+    tokenizer, _ = tiny_bert(tmp_path / "base")
+    torch.manual_seed(3)
+    pretraining = BertForPreTraining(tiny_bert_config(hidden_dropout_prob=0.0)).eval()
+    pretraining.save_pretrained(tmp_path / "pretraining")
+    ours = _round_trip(tmp_path / "pretraining", pretraining.bert, _toy_batch(tokenizer))
+    assert any(n.startswith("cls.predictions") for n in ours.ignored_weights)
+    assert "cls.seq_relationship.weight" in ours.ignored_weights
+
+
+def test_from_pretrained_reads_gamma_beta_layer_norm_names(tmp_path: Path):
+    from safetensors.torch import load_file, save_file
+
+    tokenizer, hf = tiny_bert(tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    old_names = {r"LayerNorm\.weight$": "LayerNorm.gamma", r"LayerNorm\.bias$": "LayerNorm.beta"}
+    renamed = {}
+    for name, tensor in load_file(str(weights)).items():
+        for pattern, replacement in old_names.items():
+            name = re.sub(pattern, replacement, name)
+        renamed[name] = tensor
+    assert any(k.endswith(".gamma") for k in renamed)
+    save_file({f"bert.{k}": v.contiguous() for k, v in renamed.items()}, str(weights))
+    _round_trip(tmp_path / "m", hf, _toy_batch(tokenizer))
+
+
+def test_from_pretrained_reads_distilbert(tmp_path: Path):
+    tokenizer, hf = tiny_distilbert(tmp_path / "d")
+    ours = _round_trip(tmp_path / "d", hf, _toy_batch(tokenizer))
+    assert ours.config.type_vocab_size == 1 and ours.ignored_weights == []
+
+
+def test_unsupported_variants_are_refused_by_name(tmp_path: Path):
+    (tmp_path / "config.json").write_text('{"model_type": "roberta", "vocab_size": 5}')
+    with pytest.raises(ValueError, match="'roberta' is not 'bert'"):
+        BertConfig.from_json(tmp_path / "config.json")
