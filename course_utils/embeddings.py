@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -83,6 +84,35 @@ def _cache_key(
     return digest.hexdigest()[:32]
 
 
+def tokenize(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
+    """Token ids of each text (special tokens included), cut to ``max_length`` the tokenizer's
+    way. Never silently: when texts are cut, a ``UserWarning`` says how many and how long the
+    longest was. Used by :func:`encode` and ``train.ClassificationData.from_texts``.
+    """
+    import logging
+
+    hf_logger = logging.getLogger("transformers.tokenization_utils_base")
+    level = hf_logger.level
+    hf_logger.setLevel(logging.ERROR)  # its "longer than the maximum" note: ours is below
+    try:
+        ids = tokenizer(texts)["input_ids"]
+    finally:
+        hf_logger.setLevel(level)
+    long = [i for i, x in enumerate(ids) if len(x) > max_length]
+    if long:
+        longest = max(len(ids[i]) for i in long)
+        cut = tokenizer([texts[i] for i in long], truncation=True, max_length=max_length)
+        for i, row in zip(long, cut["input_ids"], strict=True):
+            ids[i] = row
+        warnings.warn(
+            f"{len(long)} of {len(texts)} texts are longer than max_length={max_length} tokens "
+            f"and were cut (the longest has {longest}); raise max_length to keep them whole.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return ids
+
+
 def _check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("encode() takes a list of texts, not a single string: encode([text]).")
@@ -114,7 +144,7 @@ def _encode_uncached(
     from course_utils.progress import progress as progress_bar
 
     device = next(model.parameters()).device
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    ids = tokenize(tokenizer, texts, max_length)
     order = np.argsort([len(x) for x in ids], kind="stable")  # short to long
     pad_id = tokenizer.pad_token_id or 0
     was_training = model.training

@@ -37,7 +37,7 @@ from safetensors.torch import load_model
 from torch import nn
 from torch.nn import functional as F
 
-from course_utils.embeddings import Pooling, model_fingerprint, pool
+from course_utils.embeddings import Pooling, model_fingerprint, pool, tokenize
 from course_utils.evaluate import classification_metrics
 from course_utils.notebook import pick_device, seed_everything
 from course_utils.paths import package_file
@@ -140,7 +140,8 @@ class ClassificationData:
         num_labels: int = 2,
         max_length: int = 128,
     ) -> ClassificationData:
-        """Tokenize ``texts`` (truncated to ``max_length`` tokens, no padding yet)."""
+        """Tokenize ``texts`` (cut to ``max_length`` tokens, with a warning when any is; no
+        padding yet)."""
         texts = list(texts)
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
         if bad:
@@ -149,7 +150,7 @@ class ClassificationData:
                 "every example needs a non-empty text."
             )
         y = _check_labels(labels, len(texts), num_labels)
-        ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        ids = tokenize(tokenizer, texts, max_length)
         lengths = np.array([len(x) for x in ids])
         return cls(ids, y, num_labels, tokenizer.pad_token_id or 0, lengths)
 
