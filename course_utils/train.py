@@ -80,12 +80,13 @@ class LinearHead(nn.Module):
     Notebook 05, section "A head on frozen features".
     """
 
-    def __init__(self, dim: int, num_labels: int = 2) -> None:
+    def __init__(self, dim: int, num_labels: int = 2, dropout: float = 0.0) -> None:
         super().__init__()
+        self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim, num_labels)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
+        return self.head(self.dropout(features))
 
 
 def encoder_blocks(encoder: nn.Module) -> nn.ModuleList:
@@ -258,13 +259,29 @@ class TrainResult:
 
 
 def _distributed(device: torch.device) -> tuple[int, int]:
-    """``(rank, world_size)``; joins the process group a launcher such as torchrun set up."""
+    """``(rank, world_size)``; joins the process group a launcher such as torchrun set up.
+
+    On CUDA each process first selects its own GPU (``LOCAL_RANK``), as NCCL requires.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def shard(index: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """This process's share of a global batch: every ``world``-th example from ``rank``.
+
+    A batch smaller than ``world`` (the last one of an epoch) is padded by repeating its
+    examples, so that no process is ever handed an empty shard.
+    """
+    if len(index) < world:
+        index = np.resize(index, world)
+    return index[rank::world]
 
 
 def _autocast(device: torch.device, enabled: bool) -> Any:
@@ -336,7 +353,11 @@ def fit(
     model.to(device)
     net: nn.Module = model
     if world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=None)
+        # DDP copies rank 0's weights to every rank; then each rank gets its own dropout stream
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        torch.manual_seed(config.seed + 1000 * rank)
 
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]  # no weight decay on biases and LayerNorm
@@ -382,7 +403,7 @@ def fit(
         loss_sum = 0.0
         tic = time.perf_counter()
         for step, index in enumerate(bar, 1):
-            batch = {k: v.to(device) for k, v in train.collate(index[rank::world]).items()}
+            batch = {k: v.to(device) for k, v in train.collate(shard(index, rank, world)).items()}
             labels = batch.pop("labels")
             with _autocast(device, amp):
                 logits = net(**batch)
