@@ -159,15 +159,15 @@ def chunked_attention(
             query_chunk_size,
         )
 
-    heads = list(itertools.product(*(range(n) for n in batch_shape)))
     records_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (query, key, value, attn_mask)
     )
     if query.device.type == "cpu" and not records_grad:
-        _run_on_worker_threads(attend, heads)
-    else:
-        for idx in heads:
-            attend(idx)
+        _run_on_worker_threads(attend, list(itertools.product(*(range(n) for n in batch_shape))))
+    else:  # GPU, or recording autograd: every head at once, block by block (no Python loop)
+        _online_softmax_attention(
+            q, k_t, v, mask, out, is_causal, scale, chunk_size, query_chunk_size
+        )
     return out
 
 
@@ -182,25 +182,26 @@ def _online_softmax_attention(
     chunk_size: int,
     query_chunk_size: int,
 ) -> None:
-    """One head of :func:`chunked_attention`: ``q`` (L, E), ``k_t`` (E, S), ``v`` (S, Ev),
-    ``mask`` (L, S) or None; writes ``out`` (L, Ev) in place."""
-    L, S = q.size(0), k_t.size(1)
+    """:func:`chunked_attention` for one head, ``q`` (L, E), ``k_t`` (E, S), ``v`` (S, Ev),
+    ``mask`` (L, S) or None, or for all heads at once, the same with leading batch dimensions
+    (``mask`` broadcast to them); writes ``out`` (..., L, Ev) in place."""
+    L, S = q.size(-2), k_t.size(-1)
     may_mask_rows = is_causal or mask is not None  # then a row may see only -inf in a block
     for i0 in range(0, L, query_chunk_size):
         i1 = min(i0 + query_chunk_size, L)
-        q_blk = q[i0:i1] * scale  # (cq, E)
+        q_blk = q[..., i0:i1, :] * scale  # (..., cq, E)
         row_max = denom = acc = None  # m, l = sum exp(s - m), acc = sum exp(s - m) * v
         key_end = min(i1, S) if is_causal else S  # causal: keys j >= i1 are never attended
         for j0 in range(0, key_end, chunk_size):
             j1 = min(j0 + chunk_size, key_end)
-            s = q_blk @ k_t[:, j0:j1]  # (cq, ck) scores
+            s = q_blk @ k_t[..., j0:j1]  # (..., cq, ck) scores
             if is_causal and j1 - 1 > i0:  # the block crosses the diagonal
                 rows = torch.arange(i0, i1, device=s.device)[:, None]
                 s.masked_fill_(torch.arange(j0, j1, device=s.device) > rows, -math.inf)
             elif mask is not None and mask.dtype == torch.bool:
-                s.masked_fill_(~mask[i0:i1, j0:j1], -math.inf)
+                s.masked_fill_(~mask[..., i0:i1, j0:j1], -math.inf)
             elif mask is not None:
-                s.add_(mask[i0:i1, j0:j1])
+                s.add_(mask[..., i0:i1, j0:j1])
             # the maximum only keeps exp() in range: the result does not depend on it, so it
             # is a constant for autograd (which also lets s be overwritten in place below)
             new_max = s.detach().amax(dim=-1, keepdim=True)  # (cq, 1)
@@ -211,21 +212,27 @@ def _online_softmax_attention(
             # but subtracts 0: exp(-inf - (-inf)) would be NaN
             shift = new_max.masked_fill(new_max == -math.inf, 0.0) if may_mask_rows else new_max
             p = s.sub_(shift).exp_()  # (cq, ck), in place: no second block in memory
+            v_blk = v[..., j0:j1, :]
             if row_max is None:  # first block
-                denom, acc = p.sum(dim=-1, keepdim=True), p @ v[j0:j1]
+                denom, acc = p.sum(dim=-1, keepdim=True), p @ v_blk
             else:  # rescale what the earlier blocks summed to the new maximum
                 # exp(m_old - shift): 1 or less; 0 for a row whose earlier blocks were all -inf
                 # (their denom and acc are 0)
                 correction = torch.exp(row_max - shift)  # (cq, 1)
                 denom = denom * correction + p.sum(dim=-1, keepdim=True)
-                acc = torch.addmm(acc * correction, p, v[j0:j1])
+                if p.dim() == 2:  # one head: one fused multiply-add
+                    acc = torch.addmm(acc * correction, p, v_blk)
+                else:
+                    acc = torch.baddbmm(
+                        (acc * correction).flatten(0, -3), p.flatten(0, -3), v_blk.flatten(0, -3)
+                    ).view(acc.shape)
             row_max = new_max
         if acc is None:  # causal with no keys at all (S = 0)
-            out[i0:i1] = 0.0
+            out[..., i0:i1, :] = 0.0
         elif may_mask_rows:  # rows that attended to nothing have acc = 0 and denom = 0
-            out[i0:i1] = acc / denom.masked_fill(denom == 0, 1.0)
+            out[..., i0:i1, :] = acc / denom.masked_fill(denom == 0, 1.0)
         else:
-            out[i0:i1] = acc / denom
+            out[..., i0:i1, :] = acc / denom
 
 
 def _run_on_worker_threads(fn: Callable[[T], None], items: list[T]) -> None:
