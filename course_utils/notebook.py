@@ -59,7 +59,25 @@ def pick_device(prefer: str | None = None) -> torch.device:
     """
     prefer = prefer or os.environ.get("COURSE_DEVICE") or None
     if prefer:
-        return torch.device(prefer)
+        device = torch.device(prefer)
+        usable = {
+            "cuda": torch.cuda.is_available,
+            "mps": lambda: (
+                getattr(torch.backends, "mps", None) is not None
+                and torch.backends.mps.is_available()
+            ),
+        }
+        if device.type in usable and not usable[device.type]():
+            raise ValueError(
+                f"Device {prefer!r} was requested (argument or COURSE_DEVICE), but this PyTorch "
+                f"({torch.__version__}) cannot use it here. Use 'cpu', or install a PyTorch "
+                f"build with {device.type.upper()} support on a machine that has the hardware."
+            )
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ValueError(
+                f"Device {prefer!r}: only {torch.cuda.device_count()} CUDA device(s) here."
+            )
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

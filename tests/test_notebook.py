@@ -52,6 +52,13 @@ def test_pick_device_honours_override(monkeypatch: pytest.MonkeyPatch) -> None:
     assert notebook.pick_device("meta") == torch.device("meta")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_a_device_this_machine_lacks_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="'cuda' was requested.*cannot use it here"):
+        notebook.pick_device()
+
+
 def test_record_results_prints_outside_a_kernel(capsys) -> None:
     notebook.record_results("99_demo", model="m", data="d", auc=0.912345, n=3)
     out = capsys.readouterr().out.splitlines()
