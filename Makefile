@@ -4,6 +4,7 @@
 #   make nbval-perturbed  nbval again as on another CPU (1 thread, AVX2 kernels, cold cache)
 #   make lab     JupyterLab on the course
 #   make slides  the lecture deck, HTML and PDF, in build/slides/
+#   make refresh re-run the notebooks in place (NB=notebooks/NN_x.ipynb for one)
 # No flags needed: the course probes the Hugging Face Hub once per notebook and says what it
 # chose. Data: $COURSE_DATA_DIR if set, else ../shared/data/rotten_tomatoes if that folder
 # exists, else the Hub. Installs follow the lock file constraints.txt (LOCK= for ranges only).
@@ -38,7 +39,7 @@ NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_san
 	slides lock clean
 
 help:
-	@sed -n '1,9p' Makefile
+	@sed -n '1,10p' Makefile
 
 # The venv is rebuilt when pyproject.toml changes. torch comes first, pinned, from the CPU
 # wheel: a bare torch requirement would pull a multi-GB CUDA build.
