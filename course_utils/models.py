@@ -153,6 +153,7 @@ def load_encoder(
     *,
     attentions: bool = False,
     verbose: bool = True,
+    device: Any = None,
 ) -> Encoder:
     """Load a tokenizer and pretrained encoder; return ``Encoder(tokenizer, model, name)``.
 
@@ -161,7 +162,9 @@ def load_encoder(
     ``output_attentions=True`` returns weights (the default SDPA kernel returns none), as
     BertViz needs. The model is returned in eval mode. Prints one line saying what was
     chosen and why, unless ``verbose`` is false or this process already printed it
-    (:func:`announce`).
+    (:func:`announce`). ``device`` (e.g. ``env.device``) moves the model there, checked by
+    :func:`course_utils.notebook.pick_device` (a device this machine lacks is a clear error);
+    ``None`` leaves it on the CPU, where it was loaded.
     """
     from transformers import AutoModel, AutoTokenizer
 
@@ -197,4 +200,8 @@ def load_encoder(
             f"Could not load '{choice.name}' from {choice.location}: {first}.{hint}"
         ) from err
     model.eval()
+    if device is not None:
+        from course_utils.notebook import pick_device  # notebook imports this module
+
+        model.to(pick_device(str(device)))
     return Encoder(tokenizer, model, choice.name)

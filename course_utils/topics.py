@@ -68,21 +68,24 @@ class EmbeddingModel(NamedTuple):
     max_length: int
 
 
-def load_embedding_model(name: str | None = None, *, verbose: bool = True) -> EmbeddingModel:
+def load_embedding_model(
+    name: str | None = None, *, verbose: bool = True, device: Any = None
+) -> EmbeddingModel:
     """Load the course encoder (or ``name``: a Hub id, a local folder, ``"bundled"``).
 
     Resolution is :func:`course_utils.models.resolve_encoder`'s (one printed line says what
     was chosen). The pooling (``mean`` or ``cls``), normalisation and maximum length are
     read from the model's sentence-transformers modules; other poolings raise ``ValueError``.
+    ``device`` (e.g. ``env.device``; ``None``: the CPU) is where both copies of the model run.
     Taught in notebook 04, section "Stage 1 · embed".
     """
     from sentence_transformers import SentenceTransformer
 
-    encoder = load_encoder(name, verbose=verbose)  # prints what was chosen and why
+    encoder = load_encoder(name, verbose=verbose, device=device)  # says what it chose, once
     choice = resolve_encoder(name)
     sentence_model = SentenceTransformer(
         choice.location,
-        device="cpu",
+        device=str(next(encoder.model.parameters()).device),
         local_files_only=choice.source != "hub",
         trust_remote_code=False,
     )

@@ -145,3 +145,15 @@ def test_hub_probe_is_fast_and_explains(monkeypatch: pytest.MonkeyPatch) -> None
     reason = models.hub_status(timeout=0.5)
     assert reason is not None and f"127.0.0.1:{port} unreachable" in reason
     assert time.perf_counter() - start < 3
+
+
+def test_load_encoder_moves_the_model_to_the_requested_device(tmp_path: Path) -> None:
+    folder = tmp_path / "tiny"
+    tiny_distilbert(folder)
+    _, model, _ = load_encoder(str(folder), verbose=False, device="meta")
+    assert {p.device.type for p in model.parameters()} == {"meta"}
+    _, model, _ = load_encoder(str(folder), verbose=False)
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+    if not torch.cuda.is_available():  # a device this machine lacks: said plainly, at once
+        with pytest.raises(ValueError, match="'cuda' was requested"):
+            load_encoder(str(folder), verbose=False, device="cuda")
