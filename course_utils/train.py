@@ -577,7 +577,8 @@ def _save_checkpoint(
     if rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
         epoch = state["epoch"] + 1
-        previous = _read_manifest(folder)
+        manifest_path = folder / CHECKPOINT_MANIFEST  # for the best file's name only:
+        previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
         files = {"model": f"model-e{epoch}.safetensors", "state": f"state-e{epoch}.pt"}
         _write_atomic(folder / files["model"], _weights_bytes(model.state_dict()))
         if best_state and state["best_epoch"] == epoch:
