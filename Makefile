@@ -2,6 +2,7 @@
 #   make run     set up .venv on first use, execute every notebook, summary in build/
 #   make test    ruff, unit tests, nbval over every notebook
 #   make nbval-perturbed  nbval again as on another CPU (1 thread, AVX2 kernels, cold cache)
+#   make learner the course from the wheel in an empty folder, with a DistilBERT-layout model
 #   make lab     JupyterLab on the course
 #   make slides  the lecture deck, HTML and PDF, in build/slides/
 #   make refresh re-run the notebooks in place (NB=notebooks/NN_x.ipynb for one)
@@ -35,11 +36,11 @@ NBVAL_ENV := COURSE_MODEL=bundled
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	--nbval-cell-timeout=1800
 
-.PHONY: help install chromium run refresh test lint unit data-check nbval nbval-perturbed lab bench \
+.PHONY: help install chromium run refresh test lint unit data-check nbval nbval-perturbed learner lab bench \
 	slides lock clean
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,11p' Makefile
 
 # The venv is rebuilt when pyproject.toml changes. torch comes first, pinned, from the CPU
 # wheel: a bare torch requirement would pull a multi-GB CUDA build.
@@ -96,8 +97,14 @@ nbval-perturbed: install chromium data-check
 	env $$($(PY) -m course_utils.stability env) $(NBVAL_ENV) COURSE_CACHE_DIR=$(PERTURBED_CACHE) \
 		$(PY) -m pytest $(NBVAL_FLAGS) notebooks -q -p no:cacheprovider
 
+# The course as a learner gets it: the wheel installed in a fresh environment, the notebooks in an
+# empty folder, run top to bottom (asserts, no output comparison) with the bundled MiniLM
+# rewritten as a DistilBertModel (COURSE_MODEL=distilbert-layout). Summary: build/learner/.
+learner: install data-check
+	$(PY) tests/learner_simulation.py
+
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The lecture deck (HTML + PDF) from slides/deck.md and the notebooks' committed outputs.
 slides: install chromium

@@ -282,12 +282,12 @@ def _check_inputs(
         )
     try:
         batch_shape = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
-    except RuntimeError:
+    except RuntimeError as err:
         raise ValueError(
             "the batch/head dimensions of query, key and value do not broadcast: "
             f"{tuple(query.shape[:-2])}, {tuple(key.shape[:-2])}, {tuple(value.shape[:-2])} "
             "(mismatched number of heads? repeat the key/value heads for grouped-query attention)"
-        ) from None
+        ) from err
     if attn_mask is not None:
         if is_causal:
             raise ValueError("pass either attn_mask or is_causal=True, not both")

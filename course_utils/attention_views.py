@@ -295,8 +295,9 @@ def extract_attentions(
     if pairs is not None and len(pairs) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(pairs)} second sentences")
     enc = tokenizer(list(texts), list(pairs) if pairs else None, padding=True, return_tensors="pt")
+    device = next(model.parameters()).device  # weights come back to the CPU in to_bertviz
     with torch.no_grad():
-        out = model(**enc, output_attentions=True)
+        out = model(**{k: v.to(device) for k, v in enc.items()}, output_attentions=True)
     views = []
     for i in range(len(texts)):
         mask = enc["attention_mask"][i]
@@ -401,11 +402,72 @@ def _stable_ids(html: str) -> str:
     return _BERTVIZ_ID.sub(f"bertviz-{digest}", html)
 
 
-def show(html: str) -> Any:
-    """An IPython HTML object for a rendered view (a cell's last expression displays it)."""
+#: Whether this process (a notebook's kernel) has already sent the vendored scripts.
+_scripts_sent = False
+_MAIN_SCRIPT_TAG = '<script type="text/javascript">'
+_REQUIRE_CDN = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.6/require.min.js"
+
+
+def show(html: str, *, scripts: bool | None = None) -> Any:
+    """An IPython HTML object for a rendered view (a cell's last expression displays it).
+
+    The output draws with no network in JupyterLab and Jupyter Notebook 7: the first view a
+    kernel shows carries the vendored require.js, jQuery and d3 (about 400 KB, once per
+    notebook), which stay defined on the page for every later view; each view waits for them
+    and, where they are missing (Colab draws every output in its own frame, or the page was
+    reloaded), loads them from the CDN as BertViz does. ``scripts`` forces (``True``) or
+    leaves out (``False``) the vendored copy; ``None`` sends it once per kernel. Renderers that
+    run no scripts (GitHub) show nothing here: notebook 02 puts a static heatmap beside each
+    view. Taught in notebook 02, section 2.
+    """
     from IPython.display import HTML
 
-    return HTML(html)
+    global _scripts_sent
+    send = not _scripts_sent if scripts is None else scripts
+    output = notebook_html(html, scripts=send)
+    _scripts_sent = _scripts_sent or send
+    return HTML(output)
+
+
+def notebook_html(fragment: str, *, scripts: bool) -> str:
+    """A BertViz fragment as a notebook output that needs no network when ``scripts`` is true
+    or when an earlier output on the page defined require.js (see :func:`show`).
+
+    The CDN ``<script src=...require.min.js>`` tag is dropped and BertViz's drawing code is
+    wrapped in a loader: it runs at once when ``window.requirejs`` exists (the vendored copy,
+    which defines the ``jquery`` and ``d3`` modules) and otherwise loads require.js from the
+    CDN first, or, offline, says in the output why nothing is drawn.
+    """
+    if not _CDN_SCRIPT.search(fragment):
+        raise ValueError("not a BertViz fragment: no require.js <script> tag found")
+    body = _CDN_SCRIPT.sub("", fragment, count=1)
+    start = body.rfind(_MAIN_SCRIPT_TAG)  # the last script draws (the neuron view has two)
+    end = body.rfind("</script>")
+    code = body[start + len(_MAIN_SCRIPT_TAG) : end]
+    if start < 0 or end < start or body[end + 9 :].strip() or "</script" in code.lower():
+        raise ValueError("not a BertViz fragment: its drawing <script> was not found at the end")
+    root = _BERTVIZ_ID.search(body)
+    root_id = root.group(0) if root else ""
+    message = (
+        "<p style=\\'color:#a00\\'>This view needs require.js, which is neither on this page nor "
+        "reachable online: run the cell again with <code>av.show(..., scripts=True)</code>.</p>"
+    )
+    loader = (
+        '<script type="text/javascript">\n(function () {\n'
+        f"  var draw = function () {{{code}}};\n"
+        "  if (window.requirejs) { draw(); return; }\n"
+        '  var tag = document.createElement("script");\n'
+        f'  tag.src = "{_REQUIRE_CDN}";\n'
+        "  tag.onload = draw;\n"
+        "  tag.onerror = function () {\n"
+        f'    var root = document.getElementById("{root_id}");\n'
+        f"    if (root) {{ root.insertAdjacentHTML('beforeend', '{message}'); }}\n"
+        "  };\n"
+        "  document.head.appendChild(tag);\n"
+        "})();\n</script>\n"
+    )
+    prefix = vendored_scripts() + "\n" if scripts else ""
+    return prefix + body[:start] + loader
 
 
 def plot_attention_heatmap(

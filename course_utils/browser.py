@@ -94,11 +94,11 @@ def _check_page(
 ) -> PageCheck:
     try:
         from playwright.sync_api import sync_playwright
-    except ImportError:
+    except ImportError as err:
         raise BrowserError(
             "Playwright is needed: pip install playwright (no browser "
             "download: the system Chromium is used)."
-        ) from None
+        ) from err
     page_url = Path(path).resolve().as_uri()
     check = PageCheck()
     with sync_playwright() as pw:

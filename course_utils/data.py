@@ -194,7 +194,7 @@ def read_sentences(path: Path) -> list[str]:
             f"{path}: bytes at offset {err.start} (line {line}) are not valid UTF-8. "
             "The course reads the UTF-8 copy of the data; re-encode the file as UTF-8 "
             "(the original distribution is Latin-1: iconv -f latin1 -t utf-8)."
-        ) from None
+        ) from err
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last sentence, it is not an empty line

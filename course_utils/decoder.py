@@ -246,11 +246,12 @@ def evaluate_loss(model: TinyGPT, stream: Tensor, batch_size: int = 64) -> float
     was_training = model.training
     model.eval()
     x, y = _windows(stream, model.config.context)
+    device = _device(model)
     total = 0.0
     for i in range(0, len(x), batch_size):
-        logits = model(x[i : i + batch_size])
+        logits = model(x[i : i + batch_size].to(device))
         total += F.cross_entropy(
-            logits.flatten(0, 1), y[i : i + batch_size].flatten(), reduction="sum"
+            logits.flatten(0, 1), y[i : i + batch_size].to(device).flatten(), reduction="sum"
         ).item()
     model.train(was_training)
     return total / y.numel()
@@ -270,7 +271,7 @@ def _cache_key(
     tokenizer: Any,
     config: dict[str, Any],
     settings: TrainSettings,
-    threads: int,
+    threads: int | str,
 ) -> str:
     digest = hashlib.sha256()
     vocab = sorted(tokenizer.get_vocab().items())
@@ -295,6 +296,7 @@ def train_tiny_decoder(
     n_layers: int = 2,
     settings: TrainSettings | None = None,
     threads: int | None = DEFAULT_THREADS,
+    device: torch.device | str | None = "cpu",
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -308,11 +310,15 @@ def train_tiny_decoder(
     With ``cache`` the trained weights are saved as safetensors in ``cache_dir`` (default
     :func:`default_cache_dir`) under a key made of the texts, tokenizer, sizes and settings,
     and loaded from there next time (``history.from_cache`` is then true).
+    ``device`` is where it trains and where the returned model lives (default the CPU, whose
+    run is the same on every machine; another device trains weights of its own, cached apart).
     Taught in notebook 02, section 7.
     """
     from safetensors.torch import save_file
 
-    from course_utils.notebook import seed_everything
+    from course_utils.notebook import pick_device, seed_everything
+
+    device = pick_device(str(device) if device is not None else None)
 
     settings = settings or TrainSettings()
     sizes = {
@@ -325,10 +331,11 @@ def train_tiny_decoder(
     threads = threads or torch.get_num_threads()
     path = None
     if cache:
-        key = _cache_key(texts, val_texts, tokenizer, sizes, settings, threads)
+        trained_on = threads if device.type == "cpu" else f"{threads} {device.type}"
+        key = _cache_key(texts, val_texts, tokenizer, sizes, settings, trained_on)
         path = Path(cache_dir or default_cache_dir()) / f"tiny_gpt-{key}.safetensors"
         if path.is_file():
-            return load_decoder(path)
+            return load_decoder(path).to(device)
 
     train_raw = token_stream(texts, tokenizer)
     token_ids, unk_id, eos_id = build_vocab(train_raw, tokenizer, settings.min_count)
@@ -337,8 +344,8 @@ def train_tiny_decoder(
     torch.set_num_threads(threads)
     try:
         seed_everything(settings.seed)
-        model = TinyGPT(config, token_ids, unk_id, eos_id)
-        train = model.to_model_ids(train_raw)
+        model = TinyGPT(config, token_ids, unk_id, eos_id).to(device)
+        train = model.to_model_ids(train_raw).to(device)
         val = model.to_model_ids(token_stream(val_texts, tokenizer))
         history = _fit(model, train, val, settings, progress)
     finally:
@@ -386,7 +393,7 @@ def _fit(
     bar = progress_bar(range(settings.steps), desc="training", disable=not progress)
     for step in bar:
         starts = torch.randint(0, train.numel() - ctx - 1, (settings.batch_size,), generator=gen)
-        chunk = train[starts[:, None] + offsets]  # (B, ctx + 1)
+        chunk = train[starts.to(train.device)[:, None] + offsets.to(train.device)]  # (B, ctx+1)
         logits = model(chunk[:, :-1])
         loss = F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten())
         for group in optimizer.param_groups:
@@ -434,12 +441,15 @@ def load_decoder(path: str | os.PathLike[str]) -> TinyGPT:
     return model.eval()
 
 
-def load_course_decoder(*, cache: bool = True, progress: bool = True) -> tuple[TinyGPT, Any]:
+def load_course_decoder(
+    *, device: torch.device | str | None = "cpu", cache: bool = True, progress: bool = True
+) -> tuple[TinyGPT, Any]:
     """The course's small decoder: trained on the Rotten Tomatoes training sentences with the
     bundled all-MiniLM-L6-v2 WordPiece tokenizer (validation split for the loss), cached.
 
-    Returns ``(model, tokenizer)``. About 100 s of CPU time (one thread) the first time, then
-    loaded from the cache in well under a second. Used by notebooks 00 and 02.
+    Returns ``(model, tokenizer)``, the model on ``device`` (see :func:`train_tiny_decoder`).
+    About 100 s of CPU time (one thread) the first time, then loaded from the cache in well
+    under a second. Used by notebooks 00 and 02.
     """
     from transformers import AutoTokenizer
 
@@ -454,6 +464,7 @@ def load_course_decoder(*, cache: bool = True, progress: bool = True) -> tuple[T
         data["train"]["text"],
         tokenizer,
         data["validation"]["text"],
+        device=device,
         cache=cache,
         progress=progress,
     )
@@ -524,7 +535,7 @@ def next_token_probs(
     ids = _prompt_ids(model, tokenizer, prompt)
     with torch.no_grad():
         logits = _next_logits(model, ids[None])[0].double()
-    probs = torch.softmax(logits / temperature, dim=-1).numpy()
+    probs = torch.softmax(logits / temperature, dim=-1).cpu().numpy()
     return probs, _vocab_tokens(model, tokenizer)
 
 
@@ -558,9 +569,16 @@ def _vocab_size(model: nn.Module) -> int:
 def _prompt_ids(model: nn.Module, tokenizer: Any, prompt: str) -> Tensor:
     """Model ids of the end token (start of a text) followed by the prompt, 1-D."""
     if isinstance(model, TinyGPT):
-        return torch.cat([torch.tensor([model.eos_id]), model.encode(tokenizer, prompt)])
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    return torch.tensor([eos_token_id(tokenizer), *ids], dtype=torch.long)
+        ids = torch.cat([torch.tensor([model.eos_id]), model.encode(tokenizer, prompt)])
+    else:
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([eos_token_id(tokenizer), *ids], dtype=torch.long)
+    return ids.to(_device(model))
+
+
+def _device(model: nn.Module) -> torch.device:
+    """Where the model's weights are: its inputs go there."""
+    return next(model.parameters()).device
 
 
 def _next_logits(model: nn.Module, ids: Tensor) -> Tensor:
@@ -601,17 +619,17 @@ def generate(
     eos = model.eos_id if isinstance(model, TinyGPT) else eos_token_id(tokenizer)
     with torch.no_grad():
         for _ in range(max_new_tokens):
-            logits = _next_logits(model, ids)
+            logits = _next_logits(model, ids).cpu()  # sampled on the CPU: one generator anywhere
             nxt = sample_next_token(
                 logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=gen
             )
             if stop_at_eos and int(nxt) == eos:
                 break
-            ids = torch.cat([ids, nxt[:, None]], dim=1)
+            ids = torch.cat([ids, nxt[:, None].to(ids.device)], dim=1)
     model.train(was_training)
-    out = ids[0, 1:]  # drop the start token
+    out = ids[0, 1:].cpu()  # drop the start token
     if isinstance(model, TinyGPT):
-        out = model.token_ids[out]
+        out = model.token_ids.cpu()[out]
     return tokenizer.decode(out.tolist(), skip_special_tokens=True)
 
 
@@ -641,7 +659,7 @@ def load_gpt2(name: str = "gpt2") -> tuple[Any, nn.Module]:
         raise RuntimeError(
             f"Could not load '{name}' ({str(err).splitlines()[0]}): GPT-2 needs the Hugging Face "
             "Hub once; offline, use the course's TinyGPT (load_course_decoder())."
-        ) from None
+        ) from err
     return tokenizer, model.eval()
 
 
@@ -659,10 +677,10 @@ def decoder_attention(model: nn.Module, tokenizer: Any, text: str) -> Any:
     with torch.no_grad():
         if isinstance(model, TinyGPT):
             _, attentions = model(ids[:, -model.config.context :], return_attention=True)
-            tok_ids = model.token_ids[ids[0, -model.config.context :]]
+            tok_ids = model.token_ids[ids[0, -model.config.context :]].cpu()
         else:
             attentions = model(input_ids=ids, output_attentions=True).attentions
-            tok_ids = ids[0]
+            tok_ids = ids[0].cpu()
     model.train(was_training)
     return to_bertviz(attentions, tokenizer.convert_ids_to_tokens(tok_ids.tolist()))
 

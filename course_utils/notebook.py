@@ -14,7 +14,6 @@ import logging
 import os
 import platform
 import random
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +84,19 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
+    """The mixed-precision type the course computes in on ``device``, or ``None`` for full fp32.
+
+    On a CUDA GPU: bfloat16 where the GPU supports it, else float16 (training then scales the
+    loss with a gradient scaler). On the CPU and on Apple's MPS: ``None``, since autocast was not
+    measured to help there and fp32 keeps the results the same on every machine.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def quiet_logs() -> None:
     """Silence the chatter of transformers, datasets and friends (errors still show)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -113,8 +125,6 @@ def quiet_logs() -> None:
         datasets.disable_progress_bars()
     except ImportError:  # pragma: no cover
         pass
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def set_plot_style() -> None:

@@ -90,6 +90,29 @@ def failing_cell(nb: nbformat.NotebookNode) -> str:
     return ""
 
 
+def asserts_without_message(path: Path) -> list[str]:
+    """``cell N: assert ...`` for every ``assert`` in the notebook's code that has no message.
+
+    A bare ``assert`` fails as just "AssertionError:", so the run summary could not say what
+    went wrong; every notebook check carries a message naming the measured value.
+    """
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    to_python = TransformerManager().transform_cell  # %pip and !cmd become plain calls
+    nb = nbformat.read(path, as_version=4)
+    found = []
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code_cells, 1):
+        source = to_python(cell.source)
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Assert) and node.msg is None:
+                text = ast.get_source_segment(source, node) or "assert"
+                found.append(f"cell {number}: {text.splitlines()[0]}")
+    return found
+
+
 def execute(path: Path, out_path: Path) -> NotebookRun:
     """Execute ``path`` in a fresh kernel (cwd = its folder), save it to ``out_path``.
 

@@ -96,7 +96,7 @@ def format_value(value: Any, spec: str | None = None) -> str:
         try:
             return format(value, spec)
         except (TypeError, ValueError) as err:
-            raise SlidesError(f"Cannot format {value!r} with '{spec}': {err}") from None
+            raise SlidesError(f"Cannot format {value!r} with '{spec}': {err}") from err
     if isinstance(value, float):
         return f"{value:.1e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
     return str(value)

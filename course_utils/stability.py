@@ -85,7 +85,7 @@ BOUNDS: dict[str, tuple[Bound, ...]] = {
     "03_contextual_embeddings": (
         Bound("trust_gap_random_projection", ">=", 0.05, "random projection is least trustworthy"),
         Bound("knn_gap_tsne_umap_over_pca", ">=", 0.05, "t-SNE and UMAP keep more neighbours"),
-        Bound("probe_gap_384d", ">=", 0.02, "every 2-D map loses some of the sentiment signal"),
+        Bound("probe_gap_full", ">=", 0.02, "every 2-D map loses some of the sentiment signal"),
         Bound("probe_acc_pca", ">=", 0.58, "PCA's linear map still keeps some of it"),
         Bound("max_abs_ari", "<=", 0.1, "no clustering recovers the sentiment classes"),
     ),

@@ -9,7 +9,8 @@ Taught in notebook 05 (classification). The same :func:`fit` trains
 
 What the loop does: AdamW, linear warm-up then linear decay, gradient clipping, dynamic
 padding of length-bucketed batches, validation after every epoch, the best epoch's weights
-kept, early stopping, optional bf16 autocast on GPU, and a crash-safe checkpoint every epoch
+kept, early stopping, mixed precision on CUDA (bf16, or fp16 with a gradient scaler; never on
+the CPU), and a crash-safe checkpoint every epoch
 (weights as safetensors, optimizer, scheduler and RNG state, and last a manifest with the
 configuration and checksums; see :func:`_save_checkpoint`) from which an interrupted run
 resumes and ends exactly as an uninterrupted one. Under ``torchrun`` (or any
@@ -39,7 +40,7 @@ from torch.nn import functional as F
 
 from course_utils.embeddings import Pooling, model_fingerprint, pool, tokenize
 from course_utils.evaluate import classification_metrics
-from course_utils.notebook import pick_device, seed_everything
+from course_utils.notebook import autocast_dtype, pick_device, seed_everything
 from course_utils.paths import package_file
 
 BUCKET_BATCHES = 50  # length bucketing sorts windows of this many batches
@@ -239,7 +240,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     patience: int | None = 2  # stop after this many epochs without a better validation AUC
     seed: int = 42
-    mixed_precision: bool = False  # bf16 autocast, on CUDA only
+    mixed_precision: bool = True  # on CUDA only: notebook.autocast_dtype (bf16, or fp16+scaler)
     eval_batch_size: int = 128
 
 
@@ -285,7 +286,10 @@ def shard(index: np.ndarray, rank: int, world: int) -> np.ndarray:
 
 
 def _autocast(device: torch.device, enabled: bool) -> Any:
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+    """Autocast to :func:`~course_utils.notebook.autocast_dtype` when ``enabled`` and the device
+    has one (CUDA); otherwise a no-op, so CPU results are plain fp32."""
+    dtype = autocast_dtype(device)
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled and dtype is not None)
 
 
 @torch.inference_mode()
@@ -295,17 +299,20 @@ def predict_proba(
     *,
     batch_size: int = 128,
     device: torch.device | None = None,
-    mixed_precision: bool = False,
+    mixed_precision: bool = True,
     progress: bool = True,
 ) -> np.ndarray:
-    """Class probabilities ``(n, num_labels)`` (softmax of the logits), in the input order."""
+    """Class probabilities ``(n, num_labels)`` (softmax of the logits), in the input order.
+
+    ``mixed_precision`` autocasts on CUDA only (see ``TrainConfig.mixed_precision``).
+    """
     from course_utils.progress import progress as progress_bar
 
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     probs = np.empty((len(data), data.num_labels))
-    amp = mixed_precision and device.type == "cuda"
+    amp = mixed_precision
     for index in progress_bar(
         data.batches(batch_size, shuffle=False), desc="predict", disable=not progress
     ):
@@ -390,7 +397,11 @@ def fit(
         bad_epochs = state["bad_epochs"]
         best_state = _best_from_disk(folder, manifest, model)
 
-    amp = config.mixed_precision and device.type == "cuda"
+    amp = config.mixed_precision and autocast_dtype(device) is not None
+    # fp16 needs its loss scaled so small gradients do not underflow; bf16 and fp32 do not
+    scaler = torch.amp.GradScaler(
+        device.type, enabled=amp and autocast_dtype(device) == torch.float16
+    )
     trained, train_seconds = 0, 0.0
     from course_utils.progress import progress as progress_bar
 
@@ -414,10 +425,12 @@ def fit(
                     f"(lr {scheduler.get_last_lr()[0]:.2e}); lower the learning rate or check "
                     "the inputs for NaN/inf."
                 )
-            loss.backward()
+            scaler.scale(loss).backward()
             if config.max_grad_norm:
+                scaler.unscale_(optimizer)  # clip the true gradients
                 nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            optimizer.step()
+            scaler.step(optimizer)  # skipped (fp16 only) when a gradient overflowed
+            scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.item()
@@ -504,7 +517,7 @@ def best_searched_config(
             raise ValueError(
                 f"{file}, line {number}: not a search result ({error}); re-run "
                 "bench/search_finetune.py or delete the line."
-            ) from None
+            ) from error
         if run.get("model") == model_name:
             runs.append(run)
     if not runs:

@@ -264,6 +264,8 @@ def test_neuron_html_is_rounded_and_stable(bert_folder: Path, tmp_path: Path) ->
     assert first == av.render_neuron_view(model, tokenizer, "the film", "was good", decimals=3)
     params = re.search(r"window\.bertviz_params = (\{.*\})", first).group(1)
     assert not re.search(r"\d\.\d{4,}", params)  # every value rounded to 3 decimals
+    shown = av.notebook_html(first, scripts=False)  # two scripts: the data, then the drawing
+    assert shown.index("window.bertviz_params") < shown.index("var draw = function")
 
 
 # --- exported views render offline in headless Chromium ---------------------------------
@@ -356,3 +358,20 @@ def test_link_scores_average_the_named_links() -> None:
         av.link_scores(views[:1], [("are", "dog")])
     with pytest.raises(ValueError, match="one \\(query, key\\) link per view"):
         av.link_scores(views, [("are", "keys")])
+
+
+def test_notebook_views_carry_the_scripts_once_and_wait_for_them(monkeypatch) -> None:
+    """Offline in JupyterLab a view must not need the CDN (tests/test_jupyterlab.py draws it)."""
+    attn = [torch.softmax(torch.randn(1, 2, 3, 3), -1) for _ in range(2)]
+    fragment = av.render_view(av.to_bertviz(attn, ["a", "b", "c"]), "head")
+    monkeypatch.setattr(av, "_scripts_sent", False)
+    first, second = av.show(fragment).data, av.show(fragment).data
+    forced = av.show(fragment, scripts=True).data
+    vendored = av.vendored_scripts()
+    assert vendored in first and vendored not in second and vendored in forced
+    for html in (first, second):
+        assert '<script src="https://' not in html  # no blocking CDN tag: a loader instead
+        assert "if (window.requirejs) { draw(); return; }" in html
+    assert len(second) - len(fragment) < 1_000  # later views: a few hundred bytes of loader
+    with pytest.raises(ValueError, match="not a BertViz fragment"):
+        av.show("<div>no view</div>")

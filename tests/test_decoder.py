@@ -286,3 +286,23 @@ def test_gpt2_sampling_and_attention(tiny_gpt2, tokenizer) -> None:
     assert np.all(np.triu(view.stacked(), k=1) == 0)
     probs, tokens = dec.next_token_probs(tiny_gpt2, tokenizer, "the film")
     assert probs.shape == (len(VOCAB),) and tokens == VOCAB
+
+
+def test_the_decoder_refuses_a_device_it_cannot_use(tokenizer) -> None:
+    texts, _ = toy_reviews(50, seed=0)
+    bad = "cuda:99" if torch.cuda.is_available() else "cuda"
+    with pytest.raises(ValueError, match="cannot use it here"):
+        dec.train_tiny_decoder(texts, tokenizer, texts, **SMALL, settings=SETTINGS, device=bad,
+                               cache=False, progress=False)  # fmt: skip
+
+
+def test_sampling_follows_the_model_to_its_device(tokenizer) -> None:
+    """Inputs go where the weights are; sampling and results come back to the CPU."""
+    model = tiny_gpt(vocab=len(VOCAB), context=8)
+    model.token_ids = torch.arange(len(VOCAB))
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].device))
+    text = generate(model, tokenizer, "the film", 4, temperature=0.7, seed=0)
+    probs, tokens = dec.next_token_probs(model, tokenizer, "the film")
+    assert isinstance(text, str) and probs.shape == (len(tokens),)
+    assert seen and all(d == next(model.parameters()).device for d in seen)

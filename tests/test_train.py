@@ -305,3 +305,46 @@ def test_torchrun_trains_the_notebook_head_like_one_process(tmp_path: Path, rt_f
     one, two = runs[1]["best_auc"], runs[2]["best_auc"]
     print(f"validation AUC: 1 process {one:.4f}, 2 processes {two:.4f}")
     assert abs(runs[2]["best_auc"] - runs[1]["best_auc"]) <= 0.005, runs
+
+
+def _separable(seed: int = 0):
+    gen = np.random.default_rng(seed)
+    x = gen.normal(size=(200, 5)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    return (ClassificationData.from_features(x[:150], y[:150]),
+            ClassificationData.from_features(x[150:], y[150:]))  # fmt: skip
+
+
+def test_mixed_precision_changes_nothing_on_the_cpu() -> None:
+    train, val = _separable()
+    weights = []
+    for amp in (False, True):
+        torch.manual_seed(0)
+        head = LinearHead(5)
+        fit(head, train, val, TrainConfig(epochs=3, lr=0.05, batch_size=16, mixed_precision=amp),
+            device="cpu", progress=False)  # fmt: skip
+        weights.append(head.state_dict())
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_the_reduced_precision_paths_train(monkeypatch: pytest.MonkeyPatch, dtype) -> None:
+    """What CUDA runs (autocast; fp16 with a gradient scaler), exercised through CPU autocast."""
+    monkeypatch.setattr(train_mod, "autocast_dtype", lambda device: dtype)
+    scaled = []
+    real_scaler = torch.amp.GradScaler
+
+    def spy(*args, **kwargs):
+        scaler = real_scaler(*args, **kwargs)
+        scaled.append(scaler.is_enabled())
+        return scaler
+
+    monkeypatch.setattr(torch.amp, "GradScaler", spy)
+    train, val = _separable()
+    torch.manual_seed(0)
+    result = fit(LinearHead(5), train, val, TrainConfig(epochs=15, lr=0.05, batch_size=16),
+                 device="cpu", progress=False)  # fmt: skip
+    assert scaled == [dtype == torch.float16]  # the scaler only for fp16
+    assert result.best_auc > 0.95
+    assert all(np.isfinite(h["train_loss"]) for h in result.history)
