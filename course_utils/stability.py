@@ -111,7 +111,20 @@ BOUNDS: dict[str, tuple[Bound, ...]] = {
         Bound(
             "torch_head_test_auc", ">=", 0.84, "a PyTorch linear head lands near the frozen head"
         ),
-        Bound("top2_gain_val_auc", ">=", 0.0, "training the top 2 blocks beats a linear head"),
+        # Not "beats": the gain is +0.006 on the bundled model and -0.004 on the same weights in
+        # DistilBERT layout (make learner), so only "near it, not clearly above" is a claim.
+        Bound(
+            "top2_gain_val_auc",
+            ">=",
+            -0.02,
+            "one epoch on the top 2 blocks lands near a linear head",
+        ),
+        Bound(
+            "top2_gain_val_auc",
+            "<=",
+            0.03,
+            "but not clearly above it: the lower layers bring the gain",
+        ),
     ),
 }
 

@@ -8,6 +8,8 @@
    course_utils.runner``): every ``assert`` and claim check runs, outputs are not compared;
 4. write the run's summary to ``build/learner/results.md`` (and ``.json``) of the checkout.
 
+Arguments, if any, name the notebooks to run (default: all six).
+
 The model is ``$COURSE_MODEL``, default ``distilbert-layout``: the bundled all-MiniLM-L6-v2
 rewritten exactly as a ``DistilBertModel`` (``course_utils.distilbert_layout``), so the
 DistilBERT code paths (no token types, ``DistilBertTokenizer``, ``transformer.layer`` blocks,
@@ -72,6 +74,8 @@ def main() -> int:
         work.mkdir()
         names = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
                        if not p.stem.endswith(".failed"))  # fmt: skip
+        if sys.argv[1:]:  # e.g. 05_classification_finetuning.ipynb: only those notebooks
+            names = [n for n in names if n in {Path(a).name for a in sys.argv[1:]}]
         for name in names:
             shutil.copy(ROOT / "notebooks" / name, work / name)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "JUPYTER"))}
