@@ -12,8 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -30,24 +28,12 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: f
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """``(python of the fresh environment, an empty working folder)``."""
+    """``(python of the fresh environment, an empty working folder)``: the wheel installed as
+    ``make learner`` installs it (``tests/learner_simulation.py``)."""
+    from learner_simulation import install_wheel
+
     base = tmp_path_factory.mktemp("installed")
-    wheels = base / "wheels"
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "-w", str(wheels), str(ROOT)], cwd=base)  # fmt: skip
-    (wheel,) = wheels.glob("course_utils-*.whl")
-    venv = base / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=base)
-    python = venv / "bin" / "python"
-    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    site = Path(run([str(python), "-c", purelib], cwd=base).stdout.strip())
-    # Reuse this environment's dependencies: its site-packages, appended after the fresh one's
-    # (a plain path, so the editable install of this checkout that it holds stays inactive).
-    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (site / "course-deps.pth").write_text("\n".join(sorted(ours)) + "\n")
-    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-         "--no-index", str(wheel)], cwd=base)  # fmt: skip
-    run([str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], cwd=base)
+    python = install_wheel(base)
     work = base / "work"
     work.mkdir()
     return python, work
