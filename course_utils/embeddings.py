@@ -142,6 +142,7 @@ def _encode_uncached(
     progress: bool,
     amp_dtype: torch.dtype | None = None,
 ) -> np.ndarray:
+    from course_utils.notebook import autocast  # notebook imports this module's users
     from course_utils.progress import progress as progress_bar
 
     device = next(model.parameters()).device
@@ -163,7 +164,7 @@ def _encode_uncached(
                 input_ids[j, : len(row)] = torch.as_tensor(row)
                 mask[j, : len(row)] = 1
             input_ids, mask = input_ids.to(device), mask.to(device)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            with autocast(device, amp_dtype):
                 out = model(
                     input_ids=input_ids,
                     attention_mask=mask,

@@ -97,6 +97,12 @@ def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def autocast(device: torch.device | str, dtype: torch.dtype | None) -> Any:
+    """A ``with`` context computing in ``dtype`` on ``device`` (from :func:`autocast_dtype`);
+    ``None`` is a no-op, so the CPU computes in plain fp32. Used by ``encode`` and ``fit``."""
+    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
+
+
 def quiet_logs() -> None:
     """Silence the chatter of transformers, datasets and friends (errors still show)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

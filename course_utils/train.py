@@ -40,7 +40,7 @@ from torch.nn import functional as F
 
 from course_utils.embeddings import Pooling, model_fingerprint, pool, tokenize
 from course_utils.evaluate import classification_metrics
-from course_utils.notebook import autocast_dtype, pick_device, seed_everything
+from course_utils.notebook import autocast, autocast_dtype, pick_device, seed_everything
 from course_utils.paths import package_file
 
 BUCKET_BATCHES = 50  # length bucketing sorts windows of this many batches
@@ -285,13 +285,6 @@ def shard(index: np.ndarray, rank: int, world: int) -> np.ndarray:
     return index[rank::world]
 
 
-def _autocast(device: torch.device, enabled: bool) -> Any:
-    """Autocast to :func:`~course_utils.notebook.autocast_dtype` when ``enabled`` and the device
-    has one (CUDA); otherwise a no-op, so CPU results are plain fp32."""
-    dtype = autocast_dtype(device)
-    return torch.autocast(device.type, dtype=dtype, enabled=enabled and dtype is not None)
-
-
 @torch.inference_mode()
 def predict_proba(
     model: nn.Module,
@@ -312,12 +305,12 @@ def predict_proba(
     was_training = model.training
     model.eval()
     probs = np.empty((len(data), data.num_labels))
-    amp = mixed_precision
+    amp_dtype = autocast_dtype(device) if mixed_precision else None  # None on the CPU
     for index in progress_bar(
         data.batches(batch_size, shuffle=False), desc="predict", disable=not progress
     ):
         batch = {k: v.to(device) for k, v in data.collate(index).items() if k != "labels"}
-        with _autocast(device, amp):
+        with autocast(device, amp_dtype):
             logits = model(**batch)
         probs[index] = torch.softmax(logits.float(), -1).cpu().numpy()
     model.train(was_training)
@@ -397,11 +390,9 @@ def fit(
         bad_epochs = state["bad_epochs"]
         best_state = _best_from_disk(folder, manifest, model)
 
-    amp = config.mixed_precision and autocast_dtype(device) is not None
+    amp_dtype = autocast_dtype(device) if config.mixed_precision else None  # None on the CPU
     # fp16 needs its loss scaled so small gradients do not underflow; bf16 and fp32 do not
-    scaler = torch.amp.GradScaler(
-        device.type, enabled=amp and autocast_dtype(device) == torch.float16
-    )
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     trained, train_seconds = 0, 0.0
     from course_utils.progress import progress as progress_bar
 
@@ -416,7 +407,7 @@ def fit(
         for step, index in enumerate(bar, 1):
             batch = {k: v.to(device) for k, v in train.collate(shard(index, rank, world)).items()}
             labels = batch.pop("labels")
-            with _autocast(device, amp):
+            with autocast(device, amp_dtype):
                 logits = net(**batch)
             loss = F.cross_entropy(logits.float(), labels)
             if not torch.isfinite(loss):
@@ -444,7 +435,7 @@ def fit(
                 val,
                 batch_size=config.eval_batch_size,
                 device=device,
-                mixed_precision=amp,
+                mixed_precision=amp_dtype is not None,
                 progress=False,
             ),
         )
