@@ -18,6 +18,7 @@ original model to float32 rounding (``tests/test_distilbert_layout.py``: within 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -116,11 +117,29 @@ def _tokenizer_config(source: Path) -> dict:
     return config
 
 
+_SOURCE_FILES = ("config.json", "tokenizer_config.json", "vocab.txt", "model.safetensors")
+
+
 def _digest(source: Path) -> str:
-    """What the converted folder depends on: the source weights and configs, and FORMAT."""
+    """What the converted folder depends on: the source weights and configs, and FORMAT.
+
+    Every notebook resolves its model several times; the ~90 MB are hashed once per process
+    and file state (path, size, modification time), not on every call.
+    """
+    stats = tuple((name, *_stat(source / name)) for name in _SOURCE_FILES)
+    return _hashed(str(source), stats)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _hashed(source: str, stats: tuple) -> str:  # stats: the cache key only
     digest = hashlib.sha256(str(FORMAT).encode())
-    for name in ("config.json", "tokenizer_config.json", "vocab.txt", "model.safetensors"):
-        digest.update((source / name).read_bytes())
+    for name in _SOURCE_FILES:
+        digest.update((Path(source) / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
