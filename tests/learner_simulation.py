@@ -64,6 +64,23 @@ def install_wheel(base: Path) -> Path:
     return python
 
 
+def learner_env(python: Path, cache: Path, model: str) -> dict[str, str]:
+    """This process's environment as a fresh learner's: no course, Hub or Jupyter settings
+    except where the data is (``$COURSE_DATA_DIR``), the fresh environment's python and kernel
+    first, the given model and an empty cache folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "HF_", "JUPYTER"))}
+    env.pop("PYTHONPATH", None)
+    if "COURSE_DATA_DIR" in os.environ:
+        env["COURSE_DATA_DIR"] = os.environ["COURSE_DATA_DIR"]
+    env.update(
+        COURSE_CACHE_DIR=str(cache),
+        COURSE_MODEL=model,
+        JUPYTER_PATH=str(python.parent.parent / "share" / "jupyter"),  # the fresh kernel first
+        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    return env
+
+
 def main() -> int:
     model = os.environ.get("COURSE_MODEL", "distilbert-layout")
     start = time.perf_counter()
@@ -78,14 +95,7 @@ def main() -> int:
             names = [n for n in names if n in {Path(a).name for a in sys.argv[1:]}]
         for name in names:
             shutil.copy(ROOT / "notebooks" / name, work / name)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "JUPYTER"))}
-        env.pop("PYTHONPATH", None)
-        env.update(
-            COURSE_MODEL=model,
-            COURSE_CACHE_DIR=str(base / "cache"),
-            JUPYTER_PATH=str(python.parent.parent / "share" / "jupyter"),
-            PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        )
+        env = learner_env(python, base / "cache", model)
         print(f"learner simulation: wheel in {python.parent.parent.name}/, notebooks in an empty "
               f"folder, COURSE_MODEL={model}", flush=True)  # fmt: skip
         done = subprocess.run(

@@ -9,7 +9,6 @@ run; outputs are not compared). This is what Colab's setup cell does, minus the 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -40,16 +39,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def clean_env(python: Path, cache: Path) -> dict[str, str]:
-    """No course or Hub settings from this process, except where the data is."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "HF_", "JUPYTER"))}
-    env.pop("PYTHONPATH", None)
-    env.update(
-        COURSE_CACHE_DIR=str(cache),
-        COURSE_MODEL="bundled",  # the claims' bounds were measured on the bundled model
-        JUPYTER_PATH=str(python.parent.parent / "share" / "jupyter"),  # the fresh kernel first
-        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
-    return env
+    """A learner's environment (``learner_simulation.learner_env``) with the bundled model:
+    the claims' bounds were measured on it."""
+    from learner_simulation import learner_env
+
+    return learner_env(python, cache, "bundled")
 
 
 def test_every_module_imports_from_the_wheel(installed: tuple[Path, Path]) -> None:
