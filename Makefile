@@ -55,16 +55,16 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 install: $(VENV)/.installed
 
 run: install
-	$(PY) -m course_utils.runner
+	$(PY) -m course_utils.tooling.runner
 
 # Refresh the committed outputs (all notebooks, or NB=notebooks/NN_x.ipynb) with a real run, in
 # the environment nbval compares them in.
 refresh: install
-	env $(NBVAL_ENV) $(PY) -m course_utils.runner --inplace $(NB)
+	env $(NBVAL_ENV) $(PY) -m course_utils.tooling.runner --inplace $(NB)
 
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check course_utils tests bench
+	$(PY) -m ruff format --check course_utils tests bench solutions
 
 # Headless Chromium checks exported HTML (attention views, figures, slides) offline.
 chromium:
@@ -85,7 +85,7 @@ nbval: install chromium data-check
 test: lint unit nbval
 
 # The committed outputs must not be a fingerprint of the machine that made them: nbval once
-# more with another numerical environment (course_utils.stability.PERTURBED_ENV: one thread,
+# more with another numerical environment (course_utils.tooling.stability.PERTURBED_ENV: one thread,
 # PyTorch's AVX2 kernels, OpenBLAS's Haswell kernels) and cold embedding and decoder caches.
 # Notebook 05's fine-tuning checkpoints ($(COURSE_CACHE_DIR)/runs, left by `make test`) are
 # reused when present: retraining on one thread would take most of CI's time; the spread of the
@@ -94,7 +94,7 @@ PERTURBED_CACHE := $(abspath build/cache-perturbed)
 nbval-perturbed: install chromium data-check
 	rm -rf $(PERTURBED_CACHE) && mkdir -p $(PERTURBED_CACHE)
 	if [ -d "$(COURSE_CACHE_DIR)/runs" ]; then cp -r "$(COURSE_CACHE_DIR)/runs" $(PERTURBED_CACHE)/; fi
-	env $$($(PY) -m course_utils.stability env) $(NBVAL_ENV) COURSE_CACHE_DIR=$(PERTURBED_CACHE) \
+	env $$($(PY) -m course_utils.tooling.stability env) $(NBVAL_ENV) COURSE_CACHE_DIR=$(PERTURBED_CACHE) \
 		$(PY) -m pytest $(NBVAL_FLAGS) notebooks -q -p no:cacheprovider
 
 # The course as a learner gets it: the wheel installed in a fresh environment, the notebooks in an
@@ -108,7 +108,7 @@ lab: install
 
 # The lecture deck (HTML + PDF) from slides/deck.md and the notebooks' committed outputs.
 slides: install chromium
-	$(PY) -m course_utils.slides
+	$(PY) -m course_utils.tooling.slides
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

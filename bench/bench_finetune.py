@@ -22,9 +22,10 @@ import torch
 from torch import nn
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
+from course_utils.classifier import ClassificationData, TextClassifier
 from course_utils.data import load_rotten_tomatoes
 from course_utils.models import load_encoder
-from course_utils.train import ClassificationData, TextClassifier, TrainConfig, fit
+from course_utils.train import TrainConfig, fit
 
 
 class WithLoss(nn.Module):

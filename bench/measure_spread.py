@@ -1,11 +1,11 @@
 """How far the notebooks' stochastic results move between seeds and numerical environments.
 
-For every quantity that a notebook makes a claim about (``course_utils.stability.BOUNDS``),
+For every quantity that a notebook makes a claim about (``course_utils.tooling.stability.BOUNDS``),
 this runs the notebook's computation in a fresh process for each seed and each profile:
 
 * ``native``: this machine's defaults (all cores, the best CPU kernels);
-* ``perturbed``: ``course_utils.stability.PERTURBED_ENV`` (one thread, AVX2 kernels in PyTorch,
-  OpenBLAS's Haswell kernels), as on another CPU.
+* ``perturbed``: ``course_utils.tooling.stability.PERTURBED_ENV`` (one thread, AVX2 kernels in
+  PyTorch, OpenBLAS's Haswell kernels), as on another CPU.
 
 Each profile gets its own cold embedding cache, so embeddings are recomputed under it. One JSON
 line per run is appended to ``course_utils/results/spread.jsonl`` (package data: the notebooks
@@ -27,6 +27,8 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+from record import append_jsonl  # bench/record.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "course_utils" / "results" / "spread.jsonl"  # package data: notebooks read it
@@ -77,17 +79,17 @@ def part_00(seed: int) -> dict[str, float]:
 
 def part_02(seed: int) -> dict[str, float]:
     """Notebook 02: TinyGPT's validation perplexity against the unigram baseline."""
-    from course_utils import decoder as dec
+    from course_utils import decoder_training as dt
     from course_utils.models import load_encoder
 
     rt, _, _ = _corpus()
     tokenizer, _, _ = load_encoder(verbose=False)
     train, val = rt["train"]["text"], rt["validation"]["text"]
-    settings = dec.TrainSettings(seed=seed)
-    gpt = dec.train_tiny_decoder(
+    settings = dt.TrainSettings(seed=seed)
+    gpt = dt.train_tiny_decoder(
         train, tokenizer, val, settings=settings, cache=False, progress=False
     )
-    unigram = dec.unigram_baseline(gpt, tokenizer, train, val)
+    unigram = dt.unigram_baseline(gpt, tokenizer, train, val)
     return {
         "val_perplexity": gpt.history.val_perplexity,
         "val_perplexity_ratio": gpt.history.val_perplexity / unigram,
@@ -138,7 +140,7 @@ def part_04(seed: int) -> dict[str, float]:
     left out: they do not change the c-TF-IDF topics the claims are about)."""
     import numpy as np
 
-    from course_utils import topics
+    from course_utils import topic_outliers, topic_plots, topic_store, topics
 
     _, docs, labels = _corpus()
     emb_model = topics.load_embedding_model(None, verbose=False)
@@ -146,22 +148,24 @@ def part_04(seed: int) -> dict[str, float]:
     knn = topics.nearest_neighbours(embeddings, k=15)
     baseline = topics.build_topic_model(emb_model.sentence_model, knn=knn, random_state=seed)
     default = topics.topic_summary(baseline.fit_transform(docs, embeddings)[0])
-    sweep = topics.cluster_sweep(baseline.umap_model.embedding_, [25, 50, 100], [None, 5], ["eom"])
+    sweep = topic_outliers.cluster_sweep(
+        baseline.umap_model.embedding_, [25, 50, 100], [None, 5], ["eom"]
+    )
     final = topics.build_topic_model(
         emb_model.sentence_model, knn=knn, min_cluster_size=50, min_samples=5,
         selection="leaf", calculate_probabilities=True, random_state=seed,
     )  # fmt: skip
     clustered, _ = final.fit_transform(docs, embeddings)
-    own = topics.similarity_to_own_topic(final, embeddings, clustered)
+    own = topic_outliers.similarity_to_own_topic(final, embeddings, clustered)
     threshold = float(np.round(np.percentile(own, 10), 3))
-    assigned = topics.reassign_outliers(final, docs, clustered, embeddings, threshold)
+    assigned = topic_outliers.reassign_outliers(final, docs, clustered, embeddings, threshold)
     summary = topics.topic_summary(assigned)
-    names = topics.topic_labels(final)
+    names = topic_plots.topic_labels(final)
     leaning = topics.sentiment_by_topic(assigned, labels, min_size=50)
     leaning = leaning.drop(index=-1, errors="ignore")
     with tempfile.TemporaryDirectory() as folder:
-        topics.save_topic_model(final, Path(folder) / "model", embedding_model="spread")
-        loaded = topics.load_topic_model(Path(folder) / "model", emb_model.sentence_model)
+        topic_store.save_topic_model(final, Path(folder) / "model", embedding_model="spread")
+        loaded = topic_store.load_topic_model(Path(folder) / "model", emb_model.sentence_model)
         new = list(NEW_SENTENCES)
         new_emb = topics.embed_documents(new, emb_model, cache=False, progress=False)
         predicted, _ = loaded.transform(new, embeddings=new_emb)
@@ -198,6 +202,12 @@ def part_05(seed: int) -> dict[str, float]:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
+    from course_utils.classifier import (
+        ClassificationData,
+        LinearHead,
+        TextClassifier,
+        set_trainable_blocks,
+    )
     from course_utils.embeddings import encode
     from course_utils.evaluate import classification_metrics
     from course_utils.models import load_encoder
@@ -205,14 +215,10 @@ def part_05(seed: int) -> dict[str, float]:
     from course_utils.paths import course_subdir
     from course_utils.train import (
         FROZEN_HEAD_CONFIG,
-        ClassificationData,
-        LinearHead,
-        TextClassifier,
         best_searched_config,
         fit,
         predict_proba,
         run_key,
-        set_trainable_blocks,
     )
 
     rt, _, _ = _corpus()
@@ -278,7 +284,7 @@ PARTS = {"00": part_00, "02": part_02, "03": part_03, "04": part_04, "05": part_
 # --------------------------------------------------------------------- the driver
 def profile_env(profile: str, cache_root: Path) -> dict[str, str]:
     """The environment of one run: the profile's variables and its own embedding cache."""
-    from course_utils.stability import PERTURBED_ENV
+    from course_utils.tooling.stability import PERTURBED_ENV
 
     env = {k: v for k, v in os.environ.items() if k not in PERTURBED_ENV}
     if profile == "perturbed":
@@ -325,9 +331,7 @@ def main() -> None:
                     "values": json.loads(done.stdout.strip().splitlines()[-1]),
                     "wall_s": round(time.perf_counter() - start, 1),
                 }
-                print(json.dumps(row), flush=True)
-                with RESULTS.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                append_jsonl(RESULTS, row)
 
 
 if __name__ == "__main__":

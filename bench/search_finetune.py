@@ -13,18 +13,19 @@ chosen run. One JSON line per configuration is appended to
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import date
 from pathlib import Path
 
 import torch
+from record import append_jsonl  # bench/record.py, beside this script
 
+from course_utils.classifier import ClassificationData, TextClassifier
 from course_utils.data import load_rotten_tomatoes
 from course_utils.models import load_encoder
 from course_utils.notebook import seed_everything
 from course_utils.paths import course_subdir
-from course_utils.train import ClassificationData, TextClassifier, TrainConfig, fit, run_key
+from course_utils.train import TrainConfig, fit, run_key
 
 # package data: notebook 05 reads it (train.best_searched_config), installed or not
 RESULTS = Path(__file__).resolve().parents[1] / "course_utils" / "results" / "finetune_search.jsonl"
@@ -72,9 +73,7 @@ def main() -> None:
                 "samples_per_s": round(result.samples_per_s, 1),
                 "wall_s": round(time.perf_counter() - start, 1),
             }
-            print(json.dumps(row), flush=True)
-            with RESULTS.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_jsonl(RESULTS, row)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,23 @@
 """Tested helpers for the *Introduction to Large Language Models* course notebooks.
 
-One module per idea: ``data`` (Rotten Tomatoes), ``models`` (which encoder, loaded safely),
-``hub`` (whether the Hugging Face Hub can be used), ``paths`` (files shipped in the package and
-the one folder the course writes to), ``notebook`` (the one setup call), ``runner`` (execute
-the course, summarise results). Modules are imported on demand so that ``import course_utils``
-stays fast.
+One module per idea; each opens with the notebook section that teaches it.
+
+* every notebook: ``notebook`` (the one ``setup()`` call, seeds, devices), ``data`` (Rotten
+  Tomatoes), ``models`` (which encoder, loaded safely; ``hub``, ``distilbert_layout``),
+  ``paths`` (shipped files, the one folder the course writes to), ``progress``, ``exercises``
+* 00 overview: ``landscape``, ``retrieval``, ``evaluate``; the decoder from 02
+* 01 attention: ``attention``, ``positional``, ``transformer``, ``bert``
+* 02 looking inside: ``attention_views``, ``offline_views``, ``neuron_view``, ``decoder``,
+  ``decoder_training``, ``sampling``, ``gpt2``
+* 03 embeddings: ``embeddings``, ``static_embeddings``, ``reduction``, ``clustering``,
+  ``keywords``
+* 04 BERTopic: ``topics``, ``topic_timing``, ``topic_outliers``, ``topic_store``,
+  ``topic_plots``
+* 05 classification: ``classifier``, ``train``, ``checkpoint``, ``evaluate``
+
+What builds and checks the course (the runner, the deck, the browser check, the claims'
+bounds) is the subpackage ``course_utils.tooling``. Modules are imported on demand so that
+``import course_utils`` stays fast.
 """
 
 from __future__ import annotations

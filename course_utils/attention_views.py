@@ -1,9 +1,8 @@
-"""BertViz for any model's attention, saved as pages that render with no network.
+"""Attention out of any model, into BertViz's head and model views and static heatmaps.
 
 Taught in notebook 02 (``02_bertviz_attention``): section 1 (getting attention out of a
-model), sections 2-4 (head and model views beside static heatmaps, offline export), section 5
-(the neuron view from safetensors weights), section 6 (the course's from-scratch encoder) and
-section 9 (the decoder's causal attention).
+model), sections 2-4 (head and model views beside static heatmaps), section 6 (the course's
+from-scratch encoder) and section 7 (the decoder's causal attention).
 
 BertViz expects, per layer, a tensor ``(1, heads, seq, seq)`` and one token per position. It
 gives a misleading message for a batch of several examples and fails on 3-D tensors and NumPy
@@ -11,54 +10,27 @@ arrays; padding shows up as attention to ``[PAD]``. :func:`to_bertviz` turns Hug
 outputs, raw tensors or arrays (any batch size, padded or not) into an
 :class:`AttentionView` that BertViz draws, with a clear error for every wrong shape.
 
-BertViz's HTML loads require.js, d3 and jQuery from a CDN, so a saved view is blank offline.
-:func:`export_html` writes a standalone page with the vendored copies of those scripts
-(``course_utils/vendor``, see its README) inlined.
-
-BertViz's neuron view ships its own BERT class that reads only ``pytorch_model.bin``
-(pickle); :func:`load_neuron_view_model` converts a safetensors BERT or DistilBERT checkpoint
-into a cache folder (safetensors + JSON, no pickle anywhere) and loads it into that class.
+Showing the views offline is :mod:`course_utils.offline_views`; the neuron view is
+:mod:`course_utils.neuron_view`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from course_utils.paths import course_subdir, package_file
+from course_utils.notebook import model_device
 
-#: The scripts BertViz loads from cdnjs, as vendored files (see ``vendor/README.md``).
-VENDOR_FILES = {
-    "require": "require-2.3.6.js",
-    "jquery": "jquery-3.7.1.min.js",
-    "d3": "d3-5.7.0.min.js",
-}
-NEURON_CACHE_SUBDIR = "neuron_view"
 ViewKind = Literal["head", "model"]
 VIEW_KINDS = ("head", "model")
 ROW_SUM_TOLERANCE = 1e-3
 _BERTVIZ_ID = re.compile(r"bertviz-[0-9a-f]{32}")
-_CDN_SCRIPT = re.compile(
-    r'<script src="https://cdnjs\.cloudflare\.com/[^"]*require[^"]*"></script>'
-)
-_REQUIRE_CONFIG = re.compile(r"require\.config\(\{.*?\}\);", re.DOTALL)
-_NEURON_PARAMS = re.compile(r"window\.bertviz_params = (\{.*\})")
-_TOKENIZER_FILES = (
-    "vocab.txt",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-)
 
 
 class AttentionShapeError(ValueError):
@@ -295,7 +267,7 @@ def extract_attentions(
     if pairs is not None and len(pairs) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(pairs)} second sentences")
     enc = tokenizer(list(texts), list(pairs) if pairs else None, padding=True, return_tensors="pt")
-    device = next(model.parameters()).device  # weights come back to the CPU in to_bertviz
+    device = model_device(model)  # weights come back to the CPU in to_bertviz
     with torch.no_grad():
         out = model(**{k: v.to(device) for k, v in enc.items()}, output_attentions=True)
     views = []
@@ -402,74 +374,6 @@ def _stable_ids(html: str) -> str:
     return _BERTVIZ_ID.sub(f"bertviz-{digest}", html)
 
 
-#: Whether this process (a notebook's kernel) has already sent the vendored scripts.
-_scripts_sent = False
-_MAIN_SCRIPT_TAG = '<script type="text/javascript">'
-_REQUIRE_CDN = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.6/require.min.js"
-
-
-def show(html: str, *, scripts: bool | None = None) -> Any:
-    """An IPython HTML object for a rendered view (a cell's last expression displays it).
-
-    The output draws with no network in JupyterLab and Jupyter Notebook 7: the first view a
-    kernel shows carries the vendored require.js, jQuery and d3 (about 400 KB, once per
-    notebook), which stay defined on the page for every later view; each view waits for them
-    and, where they are missing (Colab draws every output in its own frame, or the page was
-    reloaded), loads them from the CDN as BertViz does. ``scripts`` forces (``True``) or
-    leaves out (``False``) the vendored copy; ``None`` sends it once per kernel. Renderers that
-    run no scripts (GitHub) show nothing here: notebook 02 puts a static heatmap beside each
-    view. Taught in notebook 02, section 2.
-    """
-    from IPython.display import HTML
-
-    global _scripts_sent
-    send = not _scripts_sent if scripts is None else scripts
-    output = notebook_html(html, scripts=send)
-    _scripts_sent = _scripts_sent or send
-    return HTML(output)
-
-
-def notebook_html(fragment: str, *, scripts: bool) -> str:
-    """A BertViz fragment as a notebook output that needs no network when ``scripts`` is true
-    or when an earlier output on the page defined require.js (see :func:`show`).
-
-    The CDN ``<script src=...require.min.js>`` tag is dropped and BertViz's drawing code is
-    wrapped in a loader: it runs at once when ``window.requirejs`` exists (the vendored copy,
-    which defines the ``jquery`` and ``d3`` modules) and otherwise loads require.js from the
-    CDN first, or, offline, says in the output why nothing is drawn.
-    """
-    if not _CDN_SCRIPT.search(fragment):
-        raise ValueError("not a BertViz fragment: no require.js <script> tag found")
-    body = _CDN_SCRIPT.sub("", fragment, count=1)
-    start = body.rfind(_MAIN_SCRIPT_TAG)  # the last script draws (the neuron view has two)
-    end = body.rfind("</script>")
-    code = body[start + len(_MAIN_SCRIPT_TAG) : end]
-    if start < 0 or end < start or body[end + 9 :].strip() or "</script" in code.lower():
-        raise ValueError("not a BertViz fragment: its drawing <script> was not found at the end")
-    root = _BERTVIZ_ID.search(body)
-    root_id = root.group(0) if root else ""
-    message = (
-        "<p style=\\'color:#a00\\'>This view needs require.js, which is neither on this page nor "
-        "reachable online: run the cell again with <code>av.show(..., scripts=True)</code>.</p>"
-    )
-    loader = (
-        '<script type="text/javascript">\n(function () {\n'
-        f"  var draw = function () {{{code}}};\n"
-        "  if (window.requirejs) { draw(); return; }\n"
-        '  var tag = document.createElement("script");\n'
-        f'  tag.src = "{_REQUIRE_CDN}";\n'
-        "  tag.onload = draw;\n"
-        "  tag.onerror = function () {\n"
-        f'    var root = document.getElementById("{root_id}");\n'
-        f"    if (root) {{ root.insertAdjacentHTML('beforeend', '{message}'); }}\n"
-        "  };\n"
-        "  document.head.appendChild(tag);\n"
-        "})();\n</script>\n"
-    )
-    prefix = vendored_scripts() + "\n" if scripts else ""
-    return prefix + body[:start] + loader
-
-
 def plot_attention_heatmap(
     view: AttentionView,
     layer: int,
@@ -510,296 +414,3 @@ def plot_attention_heatmap(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
-
-
-# --- standalone offline HTML -------------------------------------------------------------
-
-
-def vendored_scripts() -> str:
-    """``<script>`` blocks that define require.js and the AMD modules ``jquery`` and ``d3``.
-
-    jQuery registers itself as the named module ``jquery``; d3 5's UMD header would make an
-    anonymous ``define`` that require.js rejects outside its loader, so ``define`` is hidden
-    while d3 installs ``window.d3``, which is then registered under the name ``d3``.
-    """
-    sources = {}
-    for name, filename in VENDOR_FILES.items():
-        text = package_file("vendor", filename).read_text(encoding="utf-8")
-        if "</script" in text.lower():
-            raise ValueError(f"{filename} contains '</script' and cannot be inlined")
-        sources[name] = text
-    return "\n".join(
-        [
-            f"<script>\n{sources['require']}\n</script>",
-            f"<script>\n{sources['jquery']}\n</script>",
-            "<script>window.__amdDefine = window.define; window.define = undefined;</script>",
-            f"<script>\n{sources['d3']}\n</script>",
-            "<script>window.define = window.__amdDefine; delete window.__amdDefine;\n"
-            "define('d3', [], function () { return window.d3; });</script>",
-        ]
-    )
-
-
-def standalone_html(fragment: str, title: str) -> str:
-    """A complete page that renders a BertViz fragment with no network access.
-
-    The CDN ``<script src=...require.min.js>`` tag is replaced by the vendored scripts and
-    BertViz's ``require.config`` (CDN paths for d3 and jQuery) is removed.
-    """
-    if not _CDN_SCRIPT.search(fragment):
-        raise ValueError("not a BertViz fragment: no require.js <script> tag found")
-    body = _CDN_SCRIPT.sub(lambda _: vendored_scripts(), fragment, count=1)
-    body = _REQUIRE_CONFIG.sub("", body)
-    if "cdnjs.cloudflare.com" in body:
-        raise ValueError("the fragment still refers to the CDN after inlining the scripts")
-    safe_title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<title>{safe_title}</title>\n</head>\n<body>\n<h3 style="font-family:sans-serif">'
-        f"{safe_title}</h3>\n{body}\n</body>\n</html>\n"
-    )
-
-
-def export_html(fragment: str, path: str | os.PathLike[str], title: str) -> Path:
-    """Write :func:`standalone_html` of a rendered view to ``path`` (folders created).
-
-    Views go under the course folder (see :func:`views_dir`). Returns the path.
-    Taught in notebook 02, section 4.
-    """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(standalone_html(fragment, title), encoding="utf-8")
-    return out
-
-
-def views_dir() -> Path:
-    """``views/`` in the course folder (:func:`course_utils.paths.course_dir`)."""
-    return course_subdir("views")
-
-
-# --- neuron view from safetensors --------------------------------------------------------
-
-
-def neuron_cache_dir() -> Path:
-    """``neuron_view/`` in the course folder (:func:`course_utils.paths.course_dir`)."""
-    return course_subdir(NEURON_CACHE_SUBDIR)
-
-
-_DISTILBERT_KEYS = {
-    "attention.q_lin": "attention.self.query",
-    "attention.k_lin": "attention.self.key",
-    "attention.v_lin": "attention.self.value",
-    "attention.out_lin": "attention.output.dense",
-    "sa_layer_norm": "attention.output.LayerNorm",
-    "ffn.lin1": "intermediate.dense",
-    "ffn.lin2": "output.dense",
-    "output_layer_norm": "output.LayerNorm",
-}
-
-
-def _neuron_config(config: dict[str, Any]) -> dict[str, Any]:
-    """BertViz's BERT config (JSON) for a Hugging Face BERT or DistilBERT config."""
-    kind = config.get("model_type")
-    if kind == "bert":
-        keys = (
-            "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-            "intermediate_size", "hidden_act", "max_position_embeddings", "type_vocab_size",
-            "layer_norm_eps",
-        )  # fmt: skip
-        out = {k: config[k] for k in keys if k in config}
-    elif kind == "distilbert":
-        out = {
-            "vocab_size": config["vocab_size"],
-            "hidden_size": config["dim"],
-            "num_hidden_layers": config["n_layers"],
-            "num_attention_heads": config["n_heads"],
-            "intermediate_size": config["hidden_dim"],
-            "hidden_act": config.get("activation", "gelu"),
-            "max_position_embeddings": config["max_position_embeddings"],
-            "type_vocab_size": 2,
-            "layer_norm_eps": 1e-12,
-        }
-    else:
-        raise ValueError(
-            f"BertViz's neuron view has BERT-style classes only; model_type {kind!r} is "
-            "not supported here (BERT and DistilBERT are)"
-        )
-    if out.get("hidden_act") != "gelu":
-        raise ValueError(f"activation {out.get('hidden_act')!r}: the neuron view model uses gelu")
-    out.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, output_attentions=True)
-    return out
-
-
-def _neuron_state_dict(
-    state: dict[str, torch.Tensor], config: dict[str, Any], neuron_config: dict[str, Any]
-) -> dict[str, torch.Tensor]:
-    """Rename a Hugging Face state dict to BertViz's BERT names (DistilBERT mapped onto BERT)."""
-    out: dict[str, torch.Tensor] = {}
-    for key, tensor in state.items():
-        name = key.removeprefix("bert.").removeprefix("distilbert.")
-        name = name.replace("LayerNorm.gamma", "LayerNorm.weight").replace(
-            "LayerNorm.beta", "LayerNorm.bias"
-        )
-        if name.endswith("position_ids"):
-            continue
-        if config.get("model_type") == "distilbert":
-            name = name.replace("transformer.layer.", "encoder.layer.")
-            for old, new in _DISTILBERT_KEYS.items():
-                name = name.replace(f".{old}.", f".{new}.")
-        out[name] = tensor.contiguous()
-    if config.get("model_type") == "distilbert":
-        # DistilBERT has no segment embeddings and no pooler: zero segments change nothing,
-        # the pooler is not used by the attention the view shows
-        hidden = neuron_config["hidden_size"]
-        out["embeddings.token_type_embeddings.weight"] = torch.zeros(2, hidden)
-        out["pooler.dense.weight"] = torch.zeros(hidden, hidden)
-        out["pooler.dense.bias"] = torch.zeros(hidden)
-    return out
-
-
-def convert_for_neuron_view(
-    source: str | os.PathLike[str] | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> Path:
-    """Convert a safetensors BERT/DistilBERT folder for BertViz's neuron view; return the folder.
-
-    ``source`` defaults to the bundled all-MiniLM-L6-v2. The result (``config.json``,
-    ``model.safetensors`` with BertViz's parameter names, the tokenizer files) is cached in
-    ``cache_dir`` (default :func:`neuron_cache_dir`) under a key made from the source's
-    config and weights, so a changed checkpoint is converted again. Reads JSON and
-    safetensors only: nothing is unpickled. Taught in notebook 02, section 5.
-    """
-    from safetensors.torch import load_file, save_file
-
-    if source is None:
-        from course_utils.models import bundled_model_path
-
-        source = bundled_model_path()
-    src = Path(source)
-    weights, config_file = src / "model.safetensors", src / "config.json"
-    if not weights.is_file() or not config_file.is_file():
-        raise FileNotFoundError(
-            f"{src} needs config.json and model.safetensors (only safetensors weights are read)"
-        )
-    digest = hashlib.sha256(config_file.read_bytes())
-    with weights.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 24), b""):
-            digest.update(block)
-    folder = Path(cache_dir or neuron_cache_dir()) / f"{src.name}-{digest.hexdigest()[:16]}"
-    if (folder / "model.safetensors").is_file():
-        return folder
-
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    neuron_config = _neuron_config(config)
-    state = _neuron_state_dict(load_file(weights), config, neuron_config)
-    _check_neuron_keys(state, neuron_config)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / "config.json").write_text(json.dumps(neuron_config, indent=2), encoding="utf-8")
-    for name in _TOKENIZER_FILES:
-        if (src / name).is_file():
-            shutil.copy2(src / name, tmp / name)
-    save_file(state, str(tmp / "model.safetensors"))
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
-    return folder
-
-
-def _neuron_model(neuron_config: dict[str, Any]) -> torch.nn.Module:
-    from bertviz.transformers_neuron_view import BertConfig, BertModel
-
-    return BertModel(BertConfig.from_dict(neuron_config))
-
-
-def _check_neuron_keys(state: dict[str, torch.Tensor], neuron_config: dict[str, Any]) -> None:
-    expected = _neuron_model(neuron_config).state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        raise ValueError(
-            "the checkpoint does not map onto BertViz's BERT: "
-            f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}"
-        )
-
-
-def load_neuron_view_model(
-    source: str | os.PathLike[str] | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> tuple[torch.nn.Module, Any]:
-    """BertViz's BERT (with query/key outputs) and the tokenizer, from safetensors weights.
-
-    See :func:`convert_for_neuron_view` for ``source`` and ``cache_dir``. The model is in eval
-    mode. Taught in notebook 02, section 5.
-    """
-    from safetensors.torch import load_file
-    from transformers import AutoTokenizer
-
-    folder = convert_for_neuron_view(source, cache_dir)
-    neuron_config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    model = _neuron_model(neuron_config)
-    model.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
-    model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(
-        str(folder), local_files_only=True, trust_remote_code=False
-    )
-    return model, tokenizer
-
-
-def neuron_attention(model: torch.nn.Module, tokenizer: Any, text: str) -> np.ndarray:
-    """The neuron-view model's attention for ``text``: ``(layers, heads, n, n)``.
-
-    Used to check that the converted model attends exactly like the Hugging Face model.
-    """
-    from bertviz.neuron_view import get_attention
-
-    data = get_attention(model, "bert", tokenizer, text)
-    return np.asarray(data["all"]["attn"], dtype=np.float64)
-
-
-def render_neuron_view(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    sentence_a: str,
-    sentence_b: str | None = None,
-    *,
-    layer: int | None = None,
-    head: int | None = None,
-    decimals: int = 3,
-) -> str:
-    """BertViz's neuron view (queries, keys, their product) as HTML, rounded and stable.
-
-    ``model`` and ``tokenizer`` come from :func:`load_neuron_view_model`. Attention, query and
-    key values are rounded to ``decimals`` so the page is smaller and identical run to run.
-    Taught in notebook 02, section 5.
-    """
-    from bertviz.neuron_view import show as neuron_show
-
-    html = neuron_show(
-        model,
-        "bert",
-        tokenizer,
-        sentence_a,
-        sentence_b,
-        display_mode="light",
-        layer=layer,
-        head=head,
-        html_action="return",
-    ).data
-    match = _NEURON_PARAMS.search(html)
-    if match is None:  # pragma: no cover - guards against a BertViz layout change
-        raise RuntimeError("unexpected BertViz neuron-view HTML: no window.bertviz_params")
-    params = _round_floats(json.loads(match.group(1)), decimals)
-    html = html[: match.start(1)] + json.dumps(params) + html[match.end(1) :]
-    return _stable_ids(html)
-
-
-def _round_floats(value: Any, decimals: int) -> Any:
-    if isinstance(value, float):
-        return round(value, decimals)
-    if isinstance(value, list):
-        return [_round_floats(v, decimals) for v in value]
-    if isinstance(value, dict):
-        return {k: _round_floats(v, decimals) for k, v in value.items()}
-    return value

@@ -11,6 +11,7 @@ as one more group in ARI/NMI.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ class Clustering:
     method: str
     labels: np.ndarray
     seconds: float
+    notes: tuple[str, ...] = ()  # what the library warned about, in the course's words
 
 
 def make_clusterer(method: str, *, n_clusters: int = 10, random_state: int = 42, **kwargs: Any):
@@ -65,8 +67,23 @@ def cluster(x: np.ndarray, method: str, **kwargs: Any) -> Clustering:
         raise ValueError(f"cluster() needs an (n, d) matrix with n >= 2, got shape {x.shape}.")
     model = make_clusterer(method, **kwargs)
     start = time.perf_counter()
-    labels = model.fit_predict(x)
-    return Clustering(method, np.asarray(labels), time.perf_counter() - start)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        labels = model.fit_predict(x)
+    seconds = time.perf_counter() - start
+    notes = []
+    for warning in caught:
+        if "not fully connected" in str(warning.message):
+            notes.append(
+                "the nearest-neighbour graph falls apart into disconnected pieces (scikit-learn "
+                "warns 'Graph is not fully connected'); each piece is embedded on its own, so "
+                "no cluster spans two pieces, and the clustering is still valid"
+            )
+        else:  # anything else is passed on unchanged
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return Clustering(method, np.asarray(labels), seconds, tuple(dict.fromkeys(notes)))
 
 
 def noise_share(labels: np.ndarray) -> float:

@@ -18,7 +18,6 @@ so ``load_rotten_tomatoes()`` returns the same rows in the same order from eithe
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course_utils.hub import hub_decision
+from course_utils.paths import sha256
 
 if TYPE_CHECKING:  # `datasets` is imported where it is used: checking the data stays fast
     from datasets import DatasetDict, Features
@@ -67,6 +67,11 @@ class DataSource:
     kind: str
     location: str
     via: str = ""  # "argument" or the environment variable's name; for "missing", the reason
+
+    @property
+    def name(self) -> str:
+        """What results print after setup said where the data came from: ``Rotten Tomatoes``."""
+        return "Rotten Tomatoes" if self.kind != "missing" else "Rotten Tomatoes (unavailable)"
 
     def describe(self) -> str:
         """One line for printouts: ``Rotten Tomatoes (local files .../rt, COURSE_DATA_DIR)``.
@@ -137,14 +142,6 @@ def _check_folder(path: Path) -> None:
         raise DataError(f"Data folder {path} lacks {', '.join(missing)}. {_HOW_TO}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_checksums(folder: Path) -> bool:
     """Check the class files against ``folder/SHA256SUMS`` when that file exists.
 
@@ -171,7 +168,7 @@ def verify_checksums(folder: Path) -> bool:
                 f"Add its line ('sha256sum {name} >> {CHECKSUM_FILE}' on the original copy) "
                 "or restore the checksum file that came with the data."
             )
-        actual = _sha256(folder / name)
+        actual = sha256(folder / name)
         if actual != expected[name]:
             raise DataError(
                 f"Checksum mismatch for {folder / name}: SHA256 is {actual}, "

@@ -14,6 +14,7 @@ tokenizer, the pooling, the layers, the maximum length and the texts, so a re-ru
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import warnings
@@ -24,7 +25,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from course_utils.paths import course_subdir
+from course_utils.notebook import model_device
+from course_utils.paths import course_subdir, write_atomic
 
 Pooling = Literal["mean", "cls", "max"]
 POOLINGS = ("mean", "cls", "max")
@@ -113,6 +115,21 @@ def tokenize(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int
     return ids
 
 
+def pad_batch(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask)`` for token-id rows padded on the right to the longest.
+
+    The one padding rule of the course: :func:`encode` and
+    :meth:`course_utils.classifier.ClassificationData.collate` both batch with it.
+    """
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for j, row in enumerate(rows):
+        input_ids[j, : len(row)] = torch.as_tensor(row)
+        mask[j, : len(row)] = 1
+    return input_ids, mask
+
+
 def _check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("encode() takes a list of texts, not a single string: encode([text]).")
@@ -145,7 +162,7 @@ def _encode_uncached(
     from course_utils.notebook import autocast  # notebook imports this module's users
     from course_utils.progress import progress as progress_bar
 
-    device = next(model.parameters()).device
+    device = model_device(model)
     ids = tokenize(tokenizer, texts, max_length)
     order = np.argsort([len(x) for x in ids], kind="stable")  # short to long
     pad_id = tokenizer.pad_token_id or 0
@@ -156,13 +173,7 @@ def _encode_uncached(
         for start in progress_bar(
             range(0, len(order), batch_size), desc="encode", unit="batch", disable=not progress
         ):
-            rows = [ids[i] for i in order[start : start + batch_size]]
-            width = max(len(r) for r in rows)
-            input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for j, row in enumerate(rows):
-                input_ids[j, : len(row)] = torch.as_tensor(row)
-                mask[j, : len(row)] = 1
+            input_ids, mask = pad_batch([ids[i] for i in order[start : start + batch_size]], pad_id)
             input_ids, mask = input_ids.to(device), mask.to(device)
             with autocast(device, amp_dtype):
                 out = model(
@@ -231,7 +242,7 @@ def encode(
     settings: dict[str, Any] = {"pooling": pooling, "layers": layer_tuple, "max_length": max_length}
     from course_utils.notebook import autocast_dtype  # notebook imports this module's users
 
-    amp_dtype = autocast_dtype(next(model.parameters()).device) if mixed_precision else None
+    amp_dtype = autocast_dtype(model_device(model)) if mixed_precision else None
     if amp_dtype is not None:  # fp32 keys stay as they were
         settings["autocast"] = str(amp_dtype)
     path = None
@@ -254,10 +265,9 @@ def encode(
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            np.save(fh, vectors, allow_pickle=False)
-        os.replace(tmp, path)  # atomic: a reader never sees a half-written file
+        buffer = io.BytesIO()
+        np.save(buffer, vectors, allow_pickle=False)
+        write_atomic(path, buffer.getvalue())  # a reader never sees a half-written file
     return _normalize(vectors) if normalize else vectors
 
 

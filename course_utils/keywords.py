@@ -25,14 +25,118 @@ class Topics:
     seconds: float
 
 
-def make_vectorizer(min_df: int = 5):
-    """The shared bag-of-words: lower-case words of 3+ letters, English stop words dropped,
-    words in fewer than ``min_df`` documents dropped (scikit-learn ``CountVectorizer``)."""
-    from sklearn.feature_extraction.text import CountVectorizer
+def make_vectorizer(min_df: int = 5, extra_stop_words: Sequence[str] = ()):
+    """The shared bag-of-words: lower-case words of 3+ letters, English stop words (and
+    ``extra_stop_words``, e.g. :func:`domain_stop_words`) dropped, words in fewer than
+    ``min_df`` documents dropped (scikit-learn ``CountVectorizer``)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+    stop = sorted(ENGLISH_STOP_WORDS | set(extra_stop_words)) if extra_stop_words else "english"
     return CountVectorizer(
-        lowercase=True, stop_words="english", token_pattern=r"\b[a-z]{3,}\b", min_df=min_df
+        lowercase=True, stop_words=stop, token_pattern=r"\b[a-z]{3,}\b", min_df=min_df
     )
+
+
+def domain_stop_words(
+    topics: Sequence[Sequence[str]],
+    share: float = 0.5,
+    top_n: int = 10,
+    weights: Sequence[float] | None = None,
+) -> list[str]:
+    """Words among the ``top_n`` words of at least ``share`` of the topics, most shared first;
+    with ``weights`` (e.g. topic sizes), of topics holding that share of the total weight.
+
+    In film reviews these are the domain's own filler (*film*, *movie*, *like*): frequent in
+    every cluster, they name none. Adding them to the stop words (:func:`make_vectorizer`'s
+    ``extra_stop_words``) lets each topic's own words through. Taught in notebook 03, "Topic
+    extraction, measured", and used again in notebook 04.
+    """
+    if not topics:
+        raise ValueError("domain_stop_words() needs at least one topic.")
+    weights = [1.0] * len(topics) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(topics):
+        raise ValueError(f"{len(weights)} weights for {len(topics)} topics")
+    counts: dict[str, float] = {}
+    for words, weight in zip(topics, weights, strict=True):
+        for word in dict.fromkeys(words[:top_n]):
+            counts[word] = counts.get(word, 0.0) + weight
+    needed = share * sum(weights)
+    return sorted((w for w, n in counts.items() if n >= needed), key=lambda w: (-counts[w], w))
+
+
+#: Function words of Spanish and Portuguese that English sentences rarely use.
+IBERIAN_WORDS = frozenset(
+    [
+        "que",
+        "una",
+        "uno",
+        "del",
+        "los",
+        "las",
+        "por",
+        "para",
+        "como",
+        "con",
+        "pero",
+        "muy",
+        "más",
+        "sus",
+        "esta",
+        "este",
+        "esos",
+        "película",
+        "filme",
+        "filmes",
+        "donde",
+        "también",
+        "sin",
+        "cuando",
+        "hay",
+        "puede",
+        "lo",
+        "es",
+        "el",
+        "la",
+        "en",
+        "y",
+        "um",
+        "uma",
+        "com",
+        "não",
+        "dos",
+        "das",
+        "ao",
+        "mais",
+        "seus",
+        "sua",
+        "seu",
+        "entre",
+        "de",
+    ]
+)
+
+
+def spanish_or_portuguese(texts: Sequence[str], min_share: float = 0.25) -> np.ndarray:
+    """``(n,)`` booleans: sentences of 4+ words of which at least ``min_share`` are Spanish or
+    Portuguese function words (:data:`IBERIAN_WORDS`) and under a fifth English stop words.
+
+    A heuristic, good enough to find the few dozen Spanish and Portuguese review snippets in
+    Rotten Tomatoes (notebook 03 names the cluster they form). Not a language identifier.
+    """
+    import re
+
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    flags = []
+    for text in texts:
+        words = re.findall(r"[a-záéíóúâêôãõçñü]+", text.lower())
+        if len(words) < 4:
+            flags.append(False)
+            continue
+        iberian = sum(w in IBERIAN_WORDS for w in words) / len(words)
+        english = sum(w in ENGLISH_STOP_WORDS for w in words) / len(words)
+        flags.append(iberian >= min_share and english < 0.2)
+    return np.asarray(flags, dtype=bool)
 
 
 def _clusters(labels: np.ndarray) -> np.ndarray:

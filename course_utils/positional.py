@@ -3,7 +3,7 @@
 Taught in notebook 01 (``01_attention_from_scratch``), section 5. Attention by itself is
 blind to order (permute the tokens and the outputs permute alike), so position is added to
 the token embeddings: either the fixed sinusoids of Vaswani et al. (2017) or a learned table
-of one vector per position, as BERT does (see :class:`course_utils.transformer.BertEmbeddings`).
+of one vector per position, as BERT does (see :class:`course_utils.bert.BertEmbeddings`).
 """
 
 from __future__ import annotations

@@ -227,7 +227,8 @@ def _estimator(method: str, n_components: int, random_state: int, kwargs: dict) 
     if method == "umap":
         import umap
 
-        params = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine"} | kwargs
+        # n_jobs=1 is what a random_state forces anyway; said here so UMAP does not warn
+        params = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "n_jobs": 1} | kwargs
         return umap.UMAP(n_components=n_components, random_state=random_state, **params)
     if method == "mds":
         from sklearn.manifold import MDS

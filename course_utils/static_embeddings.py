@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from course_utils.notebook import model_device
 from course_utils.paths import package_file
 
 POLYSEMY_FILE = ("resources", "polysemy_sentences.csv")  # inside the package: paths.package_file
@@ -122,7 +123,7 @@ def contextual_vectors(
         raise TypeError("contextual_vectors() takes a list of sentences, not one string.")
     if not sentences:
         raise ValueError("contextual_vectors() got no sentences.")
-    device = next(model.parameters()).device
+    device = model_device(model)
     out = []
     for sentence in sentences:
         start, end = find_word(sentence, word)

@@ -19,7 +19,8 @@ built here, so the notebook can show and time each one:
   ``ClassTfidfTransformer``; optional ``KeyBERTInspired`` and ``MaximalMarginalRelevance``
   aspects.
 
-:class:`TimedBERTopic` records the wall time of each stage of its last fit. Models are saved
+:func:`fit_timed` records the wall time of each stage of a fit (timed components, BERTopic's
+public API only). Models are saved
 with safetensors only (:func:`save_topic_model`, :func:`load_topic_model`); interactive
 figures are written as self-contained offline HTML (:func:`save_html`) and drawn as static
 matplotlib figures beside them.
@@ -27,33 +28,28 @@ matplotlib figures beside them.
 
 from __future__ import annotations
 
-import io
 import logging
-import time
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NamedTuple
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from bertopic import BERTopic
 from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
-from bertopic.vectorizers import ClassTfidfTransformer
-from hdbscan import HDBSCAN
-from matplotlib.figure import Figure
-from sklearn.feature_extraction.text import CountVectorizer
-from umap import UMAP
 
 from course_utils.clustering import n_clusters, noise_share
 from course_utils.embeddings import encode
 from course_utils.models import Encoder, load_encoder, resolve_encoder
-
-STAGES = ("embed", "reduce", "cluster", "c-TF-IDF", "represent")
-OUTLIER_STRATEGIES = ("c-tf-idf", "embeddings", "distributions", "probabilities")
-SAFE_FILES = ("topics.json", "config.json", "topic_embeddings.safetensors")
+from course_utils.notebook import model_device
+from course_utils.topic_timing import (
+    STAGES,
+    StageClock,
+    TimedClassTfidf,
+    TimedCountVectorizer,
+    TimedHDBSCAN,
+    TimedUMAP,
+)
 
 
 # ----------------------------------------------------------------------------- embed
@@ -85,7 +81,7 @@ def load_embedding_model(
     choice = resolve_encoder(name)
     sentence_model = SentenceTransformer(
         choice.location,
-        device=str(next(encoder.model.parameters()).device),
+        device=str(model_device(encoder.model)),
         local_files_only=choice.source != "hub",
         trust_remote_code=False,
     )
@@ -172,7 +168,7 @@ def make_umap(
     knn: tuple[np.ndarray, np.ndarray] | None = None,
     min_dist: float = 0.0,
     random_state: int = 42,
-) -> UMAP:
+) -> TimedUMAP:
     """BERTopic's UMAP (cosine, ``min_dist=0``), seeded, optionally on a precomputed graph.
 
     ``knn`` is :func:`nearest_neighbours`' output for the documents the model will be fit
@@ -180,7 +176,7 @@ def make_umap(
     ``transform`` *new* documents; the saved model predicts them from topic embeddings.
     """
     extra = {"precomputed_knn": knn} if knn is not None else {}
-    return UMAP(
+    return TimedUMAP(
         n_neighbors=n_neighbors,
         n_components=n_components,
         min_dist=min_dist,
@@ -194,7 +190,7 @@ def make_umap(
 
 def make_hdbscan(
     min_cluster_size: int = 10, min_samples: int | None = None, selection: str = "eom"
-) -> HDBSCAN:
+) -> TimedHDBSCAN:
     """BERTopic's HDBSCAN (euclidean, prediction data kept).
 
     ``min_samples=None`` means ``min_samples = min_cluster_size`` (the HDBSCAN default).
@@ -204,7 +200,7 @@ def make_hdbscan(
     """
     if selection not in ("eom", "leaf"):
         raise ValueError(f"selection must be 'eom' or 'leaf', got {selection!r}")
-    return HDBSCAN(
+    return TimedHDBSCAN(
         min_cluster_size=min_cluster_size,
         min_samples=min_samples,
         metric="euclidean",
@@ -213,50 +209,10 @@ def make_hdbscan(
     )
 
 
-# -------------------------------------------------------------- the timed pipeline
-class TimedBERTopic(BERTopic):
-    """BERTopic that records, in ``stage_seconds_``, the wall seconds of each stage of its
-    last ``fit``/``fit_transform``: ``reduce``, ``cluster``, ``c-TF-IDF``, ``represent``
-    (the ``embed`` stage runs before the fit, through :func:`embed_documents`)."""
-
-    stage_seconds_: dict[str, float]
-    _timing = False
-
-    @contextmanager
-    def _stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            if self._timing:
-                seconds = time.perf_counter() - start
-                self.stage_seconds_[name] = self.stage_seconds_.get(name, 0.0) + seconds
-
-    def fit_transform(self, documents, embeddings=None, images=None, y=None):
-        self.stage_seconds_ = {}
-        self._timing = True
-        try:
-            return super().fit_transform(documents, embeddings=embeddings, images=images, y=y)
-        finally:
-            self._timing = False
-
-    def _reduce_dimensionality(self, *args, **kwargs):
-        with self._stage("reduce"), warnings.catch_warnings():
-            # UMAP warns that a precomputed graph has no search index (see make_umap)
-            warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
-            return super()._reduce_dimensionality(*args, **kwargs)
-
-    def _cluster_embeddings(self, *args, **kwargs):
-        with self._stage("cluster"):
-            return super()._cluster_embeddings(*args, **kwargs)
-
-    def _c_tf_idf(self, *args, **kwargs):
-        with self._stage("c-TF-IDF"):
-            return super()._c_tf_idf(*args, **kwargs)
-
-    def _extract_words_per_topic(self, *args, **kwargs):
-        with self._stage("represent"):
-            return super()._extract_words_per_topic(*args, **kwargs)
+def outlier_rows(topic_model: BERTopic) -> int:
+    """1 when the fitted model has an outlier topic ``-1`` (its row comes first in
+    ``topic_embeddings_`` and ``c_tf_idf_``), else 0."""
+    return int(-1 in topic_model.topic_sizes_)
 
 
 def build_topic_model(
@@ -273,8 +229,9 @@ def build_topic_model(
     nr_topics: int | str | None = None,
     calculate_probabilities: bool = False,
     random_state: int = 42,
-) -> TimedBERTopic:
-    """A :class:`TimedBERTopic` assembled from explicit stages (see the module docstring).
+) -> BERTopic:
+    """A ``BERTopic`` assembled from explicit, timed stages (see the module docstring and
+    :func:`fit_timed`).
 
     The defaults reproduce BERTopic's own (``min_topic_size=10``), except that UMAP is seeded
     and may use a precomputed exact ``knn`` graph. ``min_df`` drops words seen in fewer
@@ -291,18 +248,79 @@ def build_topic_model(
         if aspects
         else None
     )
-    return TimedBERTopic(
+    clock = StageClock()
+    umap_model = make_umap(
+        n_components, n_neighbors=n_neighbors, knn=knn, random_state=random_state
+    )
+    hdbscan_model = make_hdbscan(min_cluster_size, min_samples, selection)
+    vectorizer = TimedCountVectorizer(stop_words="english", min_df=min_df)
+    ctfidf = TimedClassTfidf()
+    for component in (umap_model, hdbscan_model, vectorizer, ctfidf):
+        component.clock = clock
+    return BERTopic(
         embedding_model=sentence_model,
-        umap_model=make_umap(
-            n_components, n_neighbors=n_neighbors, knn=knn, random_state=random_state
-        ),
-        hdbscan_model=make_hdbscan(min_cluster_size, min_samples, selection),
-        vectorizer_model=CountVectorizer(stop_words="english", min_df=min_df),
-        ctfidf_model=ClassTfidfTransformer(),
+        umap_model=umap_model,
+        hdbscan_model=hdbscan_model,
+        vectorizer_model=vectorizer,
+        ctfidf_model=ctfidf,
         representation_model=representation,
         nr_topics=nr_topics,
         calculate_probabilities=calculate_probabilities,
     )
+
+
+@contextmanager
+def manual_assignments() -> Iterator[None]:
+    """Silence BERTopic's warning about passing our own topic assignments to
+    ``update_topics`` (it says: make that the last step, which the course does)."""
+    log = logging.getLogger("BERTopic")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def update_topic_words(
+    topic_model: BERTopic,
+    docs: Sequence[str],
+    assignments: Sequence[int],
+    extra_stop_words: Sequence[str] = (),
+) -> None:
+    """Recompute every topic's c-TF-IDF words for ``assignments``, with ``extra_stop_words``
+    (e.g. :func:`course_utils.keywords.domain_stop_words`) dropped beside the English ones.
+
+    Uses BERTopic's public ``update_topics``; the topics, their sizes and embeddings stay as
+    they are (only the words change), and the extra representations (KeyBERT, MMR) are left
+    out. Taught in notebook 04, "The domain's own stop words".
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    vectorizer = TimedCountVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS | set(extra_stop_words)),
+        min_df=topic_model.vectorizer_model.min_df,
+    )
+    vectorizer.clock = getattr(topic_model.vectorizer_model, "clock", None)
+    with manual_assignments():
+        topic_model.update_topics(
+            list(docs),
+            topics=list(assignments),
+            top_n_words=topic_model.top_n_words,
+            vectorizer_model=vectorizer,
+            ctfidf_model=topic_model.ctfidf_model,
+        )
+    topic_model.topic_aspects_ = {}  # KeyBERT/MMR words described the old word lists
+
+
+def topic_words(topic_model: BERTopic, n_words: int = 10) -> list[list[str]]:
+    """The top ``n_words`` c-TF-IDF words of every topic but the outliers, by topic id
+    (BERTopic's padding of short topics with empty words left out)."""
+    return [
+        [word for word, _ in topic_model.get_topic(topic)[:n_words] if word]
+        for topic in sorted(topic_model.get_topics())
+        if topic != -1
+    ]
 
 
 def describe_pipeline(topic_model: BERTopic) -> pd.DataFrame:
@@ -350,131 +368,6 @@ def topic_summary(topics: Sequence[int]) -> dict[str, float | int]:
     return {"topics": n_clusters(labels), "outlier_share": round(noise_share(labels), 4)}
 
 
-def cluster_sweep(
-    reduced: np.ndarray,
-    min_cluster_sizes: Sequence[int],
-    min_samples: Sequence[int | None] = (None,),
-    selections: Sequence[str] = ("eom",),
-) -> pd.DataFrame:
-    """Refit only HDBSCAN on fixed UMAP output ``reduced`` ``(n, c)`` for each setting.
-
-    One row per ``(selection, min_cluster_size, min_samples)``: topic count, outlier share
-    and the largest topic's share of all documents. The cheap way to see the clustering
-    levers (UMAP is not refitted). Taught in notebook 04, "Outliers: the levers".
-    """
-    rows = []
-    for selection in selections:
-        for size in min_cluster_sizes:
-            for samples in min_samples:
-                labels = make_hdbscan(size, samples, selection).fit(reduced).labels_
-                sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else [0]
-                rows.append(
-                    {
-                        "selection": selection,
-                        "min_cluster_size": size,
-                        "min_samples": size if samples is None else samples,
-                        **topic_summary(labels),
-                        "largest_share": round(float(np.max(sizes)) / len(labels), 4),
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-def compare_outlier_strategies(
-    topic_model: BERTopic,
-    docs: Sequence[str],
-    topics: Sequence[int],
-    embeddings: np.ndarray,
-    thresholds: dict[str, float],
-) -> pd.DataFrame:
-    """Outlier share after ``reduce_outliers`` with each strategy and its threshold.
-
-    ``thresholds`` maps strategies from :data:`OUTLIER_STRATEGIES` to the minimum
-    similarity or probability a reassignment needs. ``"probabilities"`` requires a model
-    fitted with ``calculate_probabilities=True``. Taught in notebook 04, "Outliers".
-    """
-    before = noise_share(np.asarray(topics))
-    rows = []
-    for strategy, threshold in thresholds.items():
-        if strategy not in OUTLIER_STRATEGIES:
-            raise ValueError(f"unknown strategy {strategy!r}; use one of {OUTLIER_STRATEGIES}")
-        extra: dict[str, Any] = {"embeddings": embeddings} if strategy == "embeddings" else {}
-        if strategy == "probabilities":
-            extra["probabilities"] = topic_model.probabilities_
-        new = topic_model.reduce_outliers(
-            list(docs), list(topics), strategy=strategy, threshold=threshold, **extra
-        )
-        rows.append(
-            {
-                "strategy": strategy,
-                "threshold": threshold,
-                "outlier_share_before": round(before, 4),
-                "outlier_share_after": round(noise_share(np.asarray(new)), 4),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def similarity_to_own_topic(
-    topic_model: BERTopic, embeddings: np.ndarray, topics: Sequence[int]
-) -> np.ndarray:
-    """Cosine similarity of each *clustered* document (topic != -1) to its topic's embedding.
-
-    ``embeddings`` ``(n, d)``; returns ``(m,)`` for the ``m`` clustered documents. Its low
-    percentiles say how far from its topic a genuine member can be: a principled
-    threshold for reassigning outliers. Taught in notebook 04, "Outliers".
-    """
-    labels = np.asarray(topics)
-    members = labels != -1
-    centres = np.asarray(topic_model.topic_embeddings_)[labels[members] + topic_model._outliers]
-    docs = np.asarray(embeddings)[members]
-    return np.einsum("ij,ij->i", docs, centres) / (
-        np.linalg.norm(docs, axis=1) * np.linalg.norm(centres, axis=1)
-    )
-
-
-def reassign_outliers(
-    topic_model: BERTopic,
-    docs: Sequence[str],
-    topics: Sequence[int],
-    embeddings: np.ndarray,
-    threshold: float,
-    *,
-    aspects: bool = False,
-) -> list[int]:
-    """Move an outlier to its most similar topic when the cosine similarity of the two
-    embeddings reaches ``threshold`` (strategy ``"embeddings"``), then recompute every
-    topic's words with the model's own vectorizer, c-TF-IDF and representations (topic
-    embeddings keep their centroids). The KeyBERT/MMR aspects are recomputed only with
-    ``aspects=True`` (it costs the represent stage again). Returns the new assignments;
-    updates the model.
-    """
-    new = topic_model.reduce_outliers(
-        list(docs),
-        list(topics),
-        strategy="embeddings",
-        embeddings=embeddings,
-        threshold=threshold,
-    )
-    bertopic_log = logging.getLogger("BERTopic")
-    level = bertopic_log.level
-    bertopic_log.setLevel(logging.ERROR)  # its warning says: do this last; we do
-    try:
-        topic_model.update_topics(
-            list(docs),
-            topics=new,
-            top_n_words=topic_model.top_n_words,
-            vectorizer_model=topic_model.vectorizer_model,
-            ctfidf_model=topic_model.ctfidf_model,
-            representation_model=topic_model.representation_model if aspects else None,
-        )
-    finally:
-        bertopic_log.setLevel(level)
-    if not aspects:
-        topic_model.topic_aspects_ = {}  # the old aspects describe the old assignments
-    return [int(t) for t in new]
-
-
 def topic_table(topic_model: BERTopic, top_n: int = 8, n_words: int = 5) -> pd.DataFrame:
     """The ``top_n`` largest topics: size, and the first ``n_words`` words of each aspect."""
     info = topic_model.get_topic_info()
@@ -503,171 +396,3 @@ def sentiment_by_topic(
     table = table[table["size"] >= min_size]
     table["positive_share"] = table["positive_share"].round(3)
     return table.sort_values(["positive_share", "size"], ascending=[False, False], kind="stable")
-
-
-# -------------------------------------------------------------------- save and load
-def save_topic_model(topic_model: BERTopic, folder: str | Path, embedding_model: str) -> Path:
-    """Save with safetensors (topic embeddings and c-TF-IDF; no pickle, no UMAP/HDBSCAN).
-
-    ``embedding_model`` is the name stored as a pointer (e.g. the model's Hub id).
-    Taught in notebook 04, "Save, load, predict".
-    """
-    folder = Path(folder)
-    topic_model.save(
-        folder, serialization="safetensors", save_ctfidf=True, save_embedding_model=embedding_model
-    )
-    return folder
-
-
-def load_topic_model(folder: str | Path, embedding_model: Any) -> BERTopic:
-    """Load a folder written by :func:`save_topic_model`; refuse anything but safetensors.
-
-    (``BERTopic.load`` would fall back to ``torch.load`` on a ``.bin`` file or unpickle a
-    file path; this never does.) The loaded model predicts new documents by cosine
-    similarity to the topic embeddings, so ``transform`` needs ``embedding_model`` or
-    precomputed embeddings.
-    """
-    folder = Path(folder)
-    missing = [name for name in SAFE_FILES if not (folder / name).is_file()]
-    if not folder.is_dir() or missing:
-        raise FileNotFoundError(
-            f"{folder} is not a safetensors BERTopic folder (missing: {', '.join(missing)}); "
-            "save it with save_topic_model()."
-        )
-    return BERTopic.load(str(folder), embedding_model=embedding_model)
-
-
-# ------------------------------------------------------------------------- figures
-def save_html(fig: Any, path: str | Path) -> Path:
-    """Write a plotly figure as one self-contained HTML file (plotly.js embedded, works
-    offline, no CDN). Returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
-    return path
-
-
-def show_static(fig: Figure) -> None:
-    """Display ``fig`` as a PNG image whatever the matplotlib backend (``Agg`` included),
-    then close it, so that an inline backend does not show it a second time."""
-    from IPython.display import Image, display
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
-
-
-def topic_labels(topic_model: BERTopic, n_words: int = 3) -> dict[int, str]:
-    """Readable labels ``"3: pixar, animated, animation"`` from the c-TF-IDF words."""
-    return {
-        int(t): f"{t}: " + ", ".join(w for w, _ in topic_model.get_topic(t)[:n_words])
-        for t in topic_model.get_topic_info().Topic
-        if t != -1
-    }
-
-
-def plot_barchart(topic_model: BERTopic, top_n: int = 8, n_words: int = 5) -> Figure:
-    """Static twin of ``visualize_barchart``: c-TF-IDF scores of each top topic's words."""
-    topics = [t for t in topic_model.get_topic_info().Topic if t != -1][:top_n]
-    cols = 4
-    rows = -(-len(topics) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.2 * rows), squeeze=False)
-    for ax, topic in zip(axes.flat, topics, strict=False):
-        words, scores = zip(*topic_model.get_topic(topic)[:n_words], strict=True)
-        ax.barh(words[::-1], scores[::-1], color="tab:blue")
-        ax.set_title(f"Topic {topic}", fontsize=10)
-        ax.tick_params(labelsize=8)
-    for ax in axes.flat[len(topics) :]:
-        ax.axis("off")
-    fig.suptitle("Topic word scores (c-TF-IDF)")
-    fig.tight_layout()
-    return fig
-
-
-def plot_documents(
-    reduced_2d: np.ndarray, topics: Sequence[int], labels: dict[int, str], top_n: int = 10
-) -> Figure:
-    """Static twin of ``visualize_documents``: the 2-D map, top topics coloured and named."""
-    topics = np.asarray(topics)
-    fig, ax = plt.subplots(figsize=(8, 6))
-    ax.scatter(*reduced_2d[topics == -1].T, s=1, c="lightgrey", label="outliers (-1)")
-    shown = [t for t in labels if t != -1][:top_n]
-    others = ~np.isin(topics, [-1, *shown])
-    ax.scatter(*reduced_2d[others].T, s=1, c="darkgrey")
-    cmap = plt.get_cmap("tab10")
-    for i, topic in enumerate(shown):
-        points = reduced_2d[topics == topic]
-        ax.scatter(*points.T, s=2, color=cmap(i % 10))
-        ax.annotate(labels[topic], np.median(points, axis=0), fontsize=8, weight="bold")
-    ax.set_title(f"Documents and topics (UMAP 2-D); the {len(shown)} largest topics named")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return fig
-
-
-def topic_similarity(topic_model: BERTopic) -> tuple[list[int], np.ndarray]:
-    """Topic ids (outliers excluded) and the cosine similarity ``(t, t)`` of their topic
-    embeddings (what ``visualize_heatmap`` shows)."""
-    ids = [t for t in sorted(topic_model.get_topics()) if t != -1]
-    vectors = np.asarray(topic_model.topic_embeddings_)[np.asarray(ids) + topic_model._outliers]
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    return ids, vectors @ vectors.T
-
-
-def plot_heatmap(topic_model: BERTopic) -> Figure:
-    """Static twin of ``visualize_heatmap``: cosine similarity of topic embeddings."""
-    ids, sim = topic_similarity(topic_model)
-    fig, ax = plt.subplots(figsize=(7, 6))
-    image = ax.imshow(sim, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(ids)), ids, fontsize=7)
-    ax.set_yticks(range(len(ids)), ids, fontsize=7)
-    ax.grid(False)
-    fig.colorbar(image, ax=ax, label="cosine similarity")
-    ax.set_title("Similarity of topic embeddings")
-    return fig
-
-
-def plot_hierarchy(topic_model: BERTopic, labels: dict[int, str]) -> Figure:
-    """Static twin of ``visualize_hierarchy``: Ward linkage of the topics' c-TF-IDF rows on
-    cosine distance, as BERTopic computes it."""
-    from scipy.cluster import hierarchy
-    from sklearn.metrics.pairwise import cosine_similarity
-
-    ids = [t for t in sorted(topic_model.get_topics()) if t != -1]
-    rows = topic_model.c_tf_idf_[np.asarray(ids) + topic_model._outliers]
-    distance = np.clip(1 - cosine_similarity(rows), 0, None)  # (t, t)
-    with warnings.catch_warnings():  # BERTopic feeds the square matrix's rows to Ward too
-        warnings.filterwarnings("ignore", category=hierarchy.ClusterWarning)
-        linkage = hierarchy.linkage(distance, "ward", optimal_ordering=True)
-    fig, ax = plt.subplots(figsize=(8, 0.22 * len(ids) + 1))
-    hierarchy.dendrogram(
-        linkage,
-        orientation="left",
-        labels=[labels[t] for t in ids],
-        ax=ax,
-        color_threshold=0,
-        above_threshold_color="tab:blue",
-    )
-    ax.tick_params(axis="y", labelsize=7)
-    ax.grid(False)
-    ax.set_title("Hierarchy of topics (Ward linkage on c-TF-IDF)")
-    return fig
-
-
-def plot_topic_map(topics_figure: Any, labels: dict[int, str]) -> Figure:
-    """Static twin of ``visualize_topics``: the same intertopic-distance coordinates and
-    bubble sizes, read from the plotly figure ``topics_figure`` it returned."""
-    trace = topics_figure.data[0]
-    x, y = np.asarray(trace.x, dtype=float), np.asarray(trace.y, dtype=float)
-    sizes = np.asarray(trace.marker.size, dtype=float)
-    topic_ids = [int(c[0]) for c in trace.customdata]
-    fig, ax = plt.subplots(figsize=(7, 6))
-    area = 1000 * sizes / sizes.max()  # marker sizes are topic sizes; area in points^2
-    ax.scatter(x, y, s=area, alpha=0.4, color="tab:blue", edgecolor="black")
-    for xi, yi, topic in zip(x, y, topic_ids, strict=True):
-        ax.annotate(labels.get(topic, str(topic)).split(":")[0], (xi, yi), fontsize=7)
-    ax.set_title("Intertopic distance map (bubble area ~ topic size)")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return fig

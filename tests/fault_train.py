@@ -21,8 +21,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from course_utils import train as train_mod
-from course_utils.train import ClassificationData, TrainConfig, fit
+from course_utils import paths as paths_mod
+from course_utils.classifier import ClassificationData
+from course_utils.train import TrainConfig, fit
 
 CONFIG = TrainConfig(epochs=5, lr=0.05, batch_size=16, patience=None, warmup_ratio=0.2)
 
@@ -50,7 +51,7 @@ def arm(kill_at: int, mode: str) -> None:
     """Die at the ``kill_at``-th checkpoint file write. ``before``/``middle`` act inside the
     course's own writer, on the file object it opens (so a writer that wrote in place would leave
     a truncated file behind); ``after`` once that write has fully returned."""
-    real_write = train_mod._write_atomic
+    real_write = paths_mod.write_atomic
     count = 0
 
     class DyingFile:
@@ -83,8 +84,8 @@ def arm(kill_at: int, mode: str) -> None:
         if count == kill_at and mode == "after":
             os._exit(137)
 
-    train_mod.open = shim_open  # the module's writer finds this before the builtin
-    train_mod._write_atomic = counted
+    paths_mod.open = shim_open  # the module's writer finds this before the builtin
+    paths_mod.write_atomic = counted
 
 
 def main(argv: list[str]) -> None:

@@ -5,7 +5,7 @@
    downloaded, and this checkout's editable install stays out of sight);
 2. copy the six notebooks into an empty folder outside the repository;
 3. execute every notebook top to bottom with the installed runner (``python -m
-   course_utils.runner``): every ``assert`` and claim check runs, outputs are not compared;
+   course_utils.tooling.runner``): every ``assert`` and claim check runs, outputs are not compared;
 4. write the run's summary to ``build/learner/results.md`` (and ``.json``) of the checkout.
 
 Arguments, if any, name the notebooks to run (default: all six).
@@ -99,7 +99,7 @@ def main() -> int:
         print(f"learner simulation: wheel in {python.parent.parent.name}/, notebooks in an empty "
               f"folder, COURSE_MODEL={model}", flush=True)  # fmt: skip
         done = subprocess.run(
-            [str(python), "-m", "course_utils.runner", *names, "--build-dir", "build"],
+            [str(python), "-m", "course_utils.tooling.runner", *names, "--build-dir", "build"],
             cwd=work, env=env,
         )  # fmt: skip
         shutil.rmtree(OUT, ignore_errors=True)

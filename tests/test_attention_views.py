@@ -20,6 +20,8 @@ from transformers import (
 )
 
 from course_utils import attention_views as av
+from course_utils import neuron_view as nv
+from course_utils import offline_views as ov
 from course_utils.attention_views import AttentionShapeError, to_bertviz
 from course_utils.paths import package_file
 
@@ -187,17 +189,17 @@ def test_render_is_deterministic_and_has_bertviz_id(eager) -> None:
 
 def test_standalone_html_inlines_vendored_scripts(eager) -> None:
     tokenizer, model = eager
-    page = av.standalone_html(av.render_view(av.extract_attention(model, tokenizer, TEXTS[0])), "t")
+    page = ov.standalone_html(av.render_view(av.extract_attention(model, tokenizer, TEXTS[0])), "t")
     assert "cdnjs" not in page and "ajax/libs/d3/5.7.0/d3.min" not in page
-    for name in av.VENDOR_FILES.values():
+    for name in ov.VENDOR_FILES.values():
         assert (package_file("vendor", name)).read_text(encoding="utf-8") in page
     with pytest.raises(ValueError, match="not a BertViz fragment"):
-        av.standalone_html("<div>plain</div>", "t")
+        ov.standalone_html("<div>plain</div>", "t")
 
 
 def test_vendored_files_match_their_recorded_checksums() -> None:
     readme = (package_file("vendor", "README.md")).read_text(encoding="utf-8")
-    for name in av.VENDOR_FILES.values():
+    for name in ov.VENDOR_FILES.values():
         digest = hashlib.sha256((package_file("vendor", name)).read_bytes()).hexdigest()
         assert re.search(rf"`{re.escape(name)}`.*`{digest}`", readme), name
     for licence in ("LICENSE-requirejs.txt", "LICENSE-d3.txt", "LICENSE-jquery.txt"):
@@ -215,16 +217,16 @@ def test_neuron_view_conversion_matches_hf_and_is_cached(
 ) -> None:
     tokenizer, model = eager
     assert not (bert_folder / "pytorch_model.bin").exists()
-    neuron_model, neuron_tok = av.load_neuron_view_model(bert_folder, cache_dir=tmp_path)
-    folder = av.convert_for_neuron_view(bert_folder, cache_dir=tmp_path)
+    neuron_model, neuron_tok = nv.load_neuron_view_model(bert_folder, cache_dir=tmp_path)
+    folder = nv.convert_for_neuron_view(bert_folder, cache_dir=tmp_path)
     assert sorted(p.name for p in folder.iterdir() if p.suffix in {".bin", ".safetensors"}) == [
         "model.safetensors"
     ]
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
-    assert av.convert_for_neuron_view(bert_folder, cache_dir=tmp_path) == folder
+    assert nv.convert_for_neuron_view(bert_folder, cache_dir=tmp_path) == folder
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not rewritten
     np.testing.assert_allclose(
-        av.neuron_attention(neuron_model, neuron_tok, TEXTS[1]),
+        nv.neuron_attention(neuron_model, neuron_tok, TEXTS[1]),
         hf_attention(model, tokenizer, TEXTS[1]),
         atol=1e-5,
     )
@@ -241,9 +243,9 @@ def test_neuron_view_from_distilbert_matches_hf(tmp_path: Path, bert_folder: Pat
     BertTokenizerFast.from_pretrained(bert_folder).save_pretrained(src)
     hf = DistilBertModel.from_pretrained(src, attn_implementation="eager").eval()
     tokenizer = BertTokenizerFast.from_pretrained(src)
-    neuron_model, neuron_tok = av.load_neuron_view_model(src, cache_dir=tmp_path / "cache")
+    neuron_model, neuron_tok = nv.load_neuron_view_model(src, cache_dir=tmp_path / "cache")
     np.testing.assert_allclose(
-        av.neuron_attention(neuron_model, neuron_tok, TEXTS[0]),
+        nv.neuron_attention(neuron_model, neuron_tok, TEXTS[0]),
         hf_attention(hf, tokenizer, TEXTS[0]),
         atol=1e-5,
     )
@@ -253,18 +255,18 @@ def test_neuron_view_refuses_pickle_only_and_other_models(tmp_path: Path) -> Non
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     (tmp_path / "pytorch_model.bin").write_bytes(b"not read")
     with pytest.raises(FileNotFoundError, match="only safetensors"):
-        av.convert_for_neuron_view(tmp_path, cache_dir=tmp_path / "c")
+        nv.convert_for_neuron_view(tmp_path, cache_dir=tmp_path / "c")
     with pytest.raises(ValueError, match="'gpt2' is\\s+not supported"):
-        av._neuron_config({"model_type": "gpt2"})
+        nv._neuron_config({"model_type": "gpt2"})
 
 
 def test_neuron_html_is_rounded_and_stable(bert_folder: Path, tmp_path: Path) -> None:
-    model, tokenizer = av.load_neuron_view_model(bert_folder, cache_dir=tmp_path)
-    first = av.render_neuron_view(model, tokenizer, "the film", "was good", decimals=3)
-    assert first == av.render_neuron_view(model, tokenizer, "the film", "was good", decimals=3)
+    model, tokenizer = nv.load_neuron_view_model(bert_folder, cache_dir=tmp_path)
+    first = nv.render_neuron_view(model, tokenizer, "the film", "was good", decimals=3)
+    assert first == nv.render_neuron_view(model, tokenizer, "the film", "was good", decimals=3)
     params = re.search(r"window\.bertviz_params = (\{.*\})", first).group(1)
     assert not re.search(r"\d\.\d{4,}", params)  # every value rounded to 3 decimals
-    shown = av.notebook_html(first, scripts=False)  # two scripts: the data, then the drawing
+    shown = ov.notebook_html(first, scripts=False)  # two scripts: the data, then the drawing
     assert shown.index("window.bertviz_params") < shown.index("var draw = function")
 
 
@@ -273,18 +275,18 @@ def test_neuron_html_is_rounded_and_stable(bert_folder: Path, tmp_path: Path) ->
 
 @pytest.mark.skipif(os.environ.get("COURSE_SKIP_BROWSER") == "1", reason="COURSE_SKIP_BROWSER=1")
 def test_exported_views_render_offline(eager, bert_folder: Path, tmp_path: Path) -> None:
-    from course_utils.browser import check_page
+    from course_utils.tooling.browser import check_page
 
     tokenizer, model = eager
     view = av.extract_attention(model, tokenizer, "the film", "was good")
-    neuron_model, neuron_tok = av.load_neuron_view_model(bert_folder, cache_dir=tmp_path)
+    neuron_model, neuron_tok = nv.load_neuron_view_model(bert_folder, cache_dir=tmp_path)
     pages = {
         "head": av.render_view(view, "head"),
         "model": av.render_view(view, "model"),
-        "neuron": av.render_neuron_view(neuron_model, neuron_tok, "the film", "was good"),
+        "neuron": nv.render_neuron_view(neuron_model, neuron_tok, "the film", "was good"),
     }
     for kind, fragment in pages.items():
-        path = av.export_html(fragment, tmp_path / f"{kind}.html", title=f"tiny {kind} view")
+        path = ov.export_html(fragment, tmp_path / f"{kind}.html", title=f"tiny {kind} view")
         check = check_page(path, ("svg", "svg text", "svg line", "#layer option"))
         assert check.ok, (kind, check)
         assert check.counts["svg"] == 1, (kind, check.counts)
@@ -300,11 +302,11 @@ def test_exported_head_view_switches_layers_offline(eager, tmp_path: Path) -> No
     """The vendored jQuery 3.7.1 (BertViz pins 2.0.0) drives BertViz's layer menu."""
     from playwright.sync_api import sync_playwright
 
-    from course_utils.browser import CHROMIUM_FLAGS, chromium_path
+    from course_utils.tooling.browser import CHROMIUM_FLAGS, chromium_path
 
     tokenizer, model = eager
     view = av.extract_attention(model, tokenizer, TEXTS[1])
-    path = av.export_html(av.render_view(view, "head"), tmp_path / "head.html", "head")
+    path = ov.export_html(av.render_view(view, "head"), tmp_path / "head.html", "head")
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
@@ -364,14 +366,14 @@ def test_notebook_views_carry_the_scripts_once_and_wait_for_them(monkeypatch) ->
     """Offline in JupyterLab a view must not need the CDN (tests/test_jupyterlab.py draws it)."""
     attn = [torch.softmax(torch.randn(1, 2, 3, 3), -1) for _ in range(2)]
     fragment = av.render_view(av.to_bertviz(attn, ["a", "b", "c"]), "head")
-    monkeypatch.setattr(av, "_scripts_sent", False)
-    first, second = av.show(fragment).data, av.show(fragment).data
-    forced = av.show(fragment, scripts=True).data
-    vendored = av.vendored_scripts()
+    monkeypatch.setattr(ov, "_scripts_sent", False)
+    first, second = ov.show(fragment).data, ov.show(fragment).data
+    forced = ov.show(fragment, scripts=True).data
+    vendored = ov.vendored_scripts()
     assert vendored in first and vendored not in second and vendored in forced
     for html in (first, second):
         assert '<script src="https://' not in html  # no blocking CDN tag: a loader instead
         assert "if (window.requirejs) { draw(); return; }" in html
     assert len(second) - len(fragment) < 1_000  # later views: a few hundred bytes of loader
     with pytest.raises(ValueError, match="not a BertViz fragment"):
-        av.show("<div>no view</div>")
+        ov.show("<div>no view</div>")

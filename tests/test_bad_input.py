@@ -22,9 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tiny_models import tiny_bert
 
+from course_utils.classifier import ClassificationData, TextClassifier
 from course_utils.data import DataError, load_from_folder
 from course_utils.embeddings import encode
-from course_utils.train import ClassificationData, TextClassifier, TrainConfig, fit, predict_proba
+from course_utils.train import TrainConfig, fit, predict_proba
 
 CASES = settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

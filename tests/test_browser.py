@@ -1,4 +1,4 @@
-"""course_utils.browser: the offline page check itself, on pages with known faults."""
+"""course_utils.tooling.browser: the offline page check itself, on pages with known faults."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.browser import check_page
+from course_utils.tooling.browser import check_page
 
 if os.environ.get("COURSE_SKIP_BROWSER") == "1":  # explicit opt-out only, never automatic
     pytest.skip("COURSE_SKIP_BROWSER=1", allow_module_level=True)

@@ -91,3 +91,17 @@ def test_compare_clusterings_table() -> None:
     assert list(fits) == ["kmeans", "ward"] and list(table.index) == ["kmeans", "ward"]
     assert table["n_clusters"].eq(3).all() and table["noise_share"].eq(0).all()
     assert table["ari"].eq(1.0).all() and table["time"].str.startswith("[time:").all()
+
+
+def test_a_disconnected_graph_is_explained_not_warned() -> None:
+    """Spectral clustering on two far-apart blobs: scikit-learn's 'Graph is not fully
+    connected' warning becomes a note in plain words, and nothing reaches the output raw."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(size=(60, 2)), rng.normal(size=(60, 2)) + 1000.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a raw warning would fail the test
+        fit = cl.cluster(x, "spectral", n_clusters=2, n_neighbors=5)
+    assert len(fit.notes) == 1 and "disconnected pieces" in fit.notes[0]
+    assert set(fit.labels) == {0, 1}

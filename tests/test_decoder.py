@@ -13,14 +13,12 @@ from tiny_models import VOCAB, tiny_bert, toy_reviews
 from transformers import BertTokenizerFast, GPT2Config, GPT2LMHeadModel
 
 from course_utils import decoder as dec
-from course_utils.decoder import (
-    DecoderConfig,
-    TinyGPT,
-    TrainSettings,
-    filter_logits,
-    generate,
-    sample_next_token,
-)
+from course_utils import decoder_training as dt
+from course_utils import gpt2
+from course_utils import sampling as sp
+from course_utils.decoder import DecoderConfig, TinyGPT
+from course_utils.decoder_training import TrainSettings
+from course_utils.sampling import filter_logits, generate, sample_next_token
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +152,9 @@ def test_training_steps_decrease_the_loss_on_a_small_batch() -> None:
 
 def test_unigram_perplexity_known_answers() -> None:
     uniform = torch.arange(10).repeat(5)
-    assert dec.unigram_perplexity(uniform, uniform, 10) == pytest.approx(10.0)
+    assert dt.unigram_perplexity(uniform, uniform, 10) == pytest.approx(10.0)
     skewed = torch.tensor([0] * 98 + [1] * 2)  # add-one: p(0) = 99/102
-    assert dec.unigram_perplexity(skewed, torch.tensor([0]), 2) == pytest.approx(102 / 99)
+    assert dt.unigram_perplexity(skewed, torch.tensor([0]), 2) == pytest.approx(102 / 99)
 
 
 def test_build_vocab_and_mapping(tokenizer) -> None:
@@ -179,15 +177,15 @@ SETTINGS = TrainSettings(steps=60, batch_size=8, lr=1e-2, warmup=5, eval_every=2
 def test_training_is_deterministic_cached_and_beats_unigram(tokenizer, tmp_path: Path) -> None:
     texts, _ = toy_reviews(200, seed=0)
     val, _ = toy_reviews(40, seed=1)
-    first = dec.train_tiny_decoder(texts, tokenizer, val, **SMALL, settings=SETTINGS,
+    first = dt.train_tiny_decoder(texts, tokenizer, val, **SMALL, settings=SETTINGS,
                                    cache_dir=tmp_path, progress=False)  # fmt: skip
-    again = dec.train_tiny_decoder(texts, tokenizer, val, **SMALL, settings=SETTINGS,
+    again = dt.train_tiny_decoder(texts, tokenizer, val, **SMALL, settings=SETTINGS,
                                    cache=False, progress=False)  # fmt: skip
     assert first.history.train_loss == again.history.train_loss  # same seed, same numbers
     assert first.history.val_steps == [20, 40, 60]
     assert not first.history.from_cache
 
-    cached = dec.train_tiny_decoder(texts, tokenizer, val, **SMALL, settings=SETTINGS,
+    cached = dt.train_tiny_decoder(texts, tokenizer, val, **SMALL, settings=SETTINGS,
                                     cache_dir=tmp_path, progress=False)  # fmt: skip
     assert cached.history.from_cache
     assert cached.history.val_loss == first.history.val_loss
@@ -204,10 +202,10 @@ def test_training_is_deterministic_cached_and_beats_unigram(tokenizer, tmp_path:
     # the trained model beats unigram frequencies on held-out text
     train_ids = first.to_model_ids(dec.token_stream(texts, tokenizer))
     val_ids = first.to_model_ids(dec.token_stream(val, tokenizer))
-    _, targets = dec._windows(val_ids, first.config.context)
-    unigram = dec.unigram_perplexity(train_ids, targets.flatten(), first.config.vocab_size)
+    _, targets = dt._windows(val_ids, first.config.context)
+    unigram = dt.unigram_perplexity(train_ids, targets.flatten(), first.config.vocab_size)
     assert first.history.val_perplexity < 0.8 * unigram
-    assert dec.unigram_baseline(first, tokenizer, texts, val) == unigram  # the notebook's helper
+    assert dt.unigram_baseline(first, tokenizer, texts, val) == unigram  # the notebook's helper
 
 
 def test_generate_is_reproducible_and_greedy_is_temperature_zero(tokenizer) -> None:
@@ -223,7 +221,7 @@ def test_generate_is_reproducible_and_greedy_is_temperature_zero(tokenizer) -> N
 
 def test_decoder_attention_view(tokenizer) -> None:
     model = tiny_gpt(vocab=len(VOCAB), context=16)
-    view = dec.decoder_attention(model, tokenizer, "the film was good")
+    view = gpt2.decoder_attention(model, tokenizer, "the film was good")
     assert view.tokens == ["[SEP]", "the", "film", "was", "good"]
     stacked = view.stacked()
     assert stacked.shape == (2, 2, 5, 5)
@@ -232,8 +230,8 @@ def test_decoder_attention_view(tokenizer) -> None:
 
 def test_next_token_probs_sum_to_one(tokenizer) -> None:
     model = tiny_gpt(vocab=len(VOCAB), context=16)
-    cold, tokens = dec.next_token_probs(model, tokenizer, "the film", temperature=0.2)
-    hot, _ = dec.next_token_probs(model, tokenizer, "the film", temperature=1.5)
+    cold, tokens = sp.next_token_probs(model, tokenizer, "the film", temperature=0.2)
+    hot, _ = sp.next_token_probs(model, tokenizer, "the film", temperature=1.5)
     assert len(tokens) == len(VOCAB) and tokens[5] == "the"
     assert cold.sum() == pytest.approx(1.0) and hot.sum() == pytest.approx(1.0)
     assert cold.max() > hot.max()  # lower temperature, sharper distribution
@@ -244,13 +242,13 @@ def test_text_log_prob_is_the_chain_of_next_token_probabilities(tokenizer) -> No
     words = ["the", "film", "was", "good"]
     expected = 0.0
     for i, word in enumerate(words):
-        probs, tokens = dec.next_token_probs(model, tokenizer, " ".join(words[:i]))
+        probs, tokens = sp.next_token_probs(model, tokenizer, " ".join(words[:i]))
         expected += math.log(probs[tokens.index(word)])
-    got = dec.text_log_prob(model, tokenizer, "the film was good")
+    got = sp.text_log_prob(model, tokenizer, "the film was good")
     assert got == pytest.approx(expected / len(words), rel=1e-9)
     assert got < 0
     with pytest.raises(ValueError, match="no tokens"):
-        dec.text_log_prob(model, tokenizer, "")
+        sp.text_log_prob(model, tokenizer, "")
 
 
 # --- GPT-2 behind the same API (tiny random config, no weights) ---------------------------
@@ -281,10 +279,10 @@ def test_gpt2_greedy_matches_hf_generate(tiny_gpt2, tokenizer) -> None:
 def test_gpt2_sampling_and_attention(tiny_gpt2, tokenizer) -> None:
     a = generate(tiny_gpt2, tokenizer, "the film", 5, temperature=0.9, top_p=0.9, seed=1)
     assert a == generate(tiny_gpt2, tokenizer, "the film", 5, temperature=0.9, top_p=0.9, seed=1)
-    view = dec.decoder_attention(tiny_gpt2, tokenizer, "the film")
+    view = gpt2.decoder_attention(tiny_gpt2, tokenizer, "the film")
     assert view.tokens == ["[SEP]", "the", "film"]
     assert np.all(np.triu(view.stacked(), k=1) == 0)
-    probs, tokens = dec.next_token_probs(tiny_gpt2, tokenizer, "the film")
+    probs, tokens = sp.next_token_probs(tiny_gpt2, tokenizer, "the film")
     assert probs.shape == (len(VOCAB),) and tokens == VOCAB
 
 
@@ -292,7 +290,7 @@ def test_the_decoder_refuses_a_device_it_cannot_use(tokenizer) -> None:
     texts, _ = toy_reviews(50, seed=0)
     bad = "cuda:99" if torch.cuda.is_available() else "cuda"
     with pytest.raises(ValueError, match="cannot use it here"):
-        dec.train_tiny_decoder(texts, tokenizer, texts, **SMALL, settings=SETTINGS, device=bad,
+        dt.train_tiny_decoder(texts, tokenizer, texts, **SMALL, settings=SETTINGS, device=bad,
                                cache=False, progress=False)  # fmt: skip
 
 
@@ -303,6 +301,6 @@ def test_sampling_follows_the_model_to_its_device(tokenizer) -> None:
     seen = []
     model.register_forward_pre_hook(lambda m, args: seen.append(args[0].device))
     text = generate(model, tokenizer, "the film", 4, temperature=0.7, seed=0)
-    probs, tokens = dec.next_token_probs(model, tokenizer, "the film")
+    probs, tokens = sp.next_token_probs(model, tokenizer, "the film")
     assert isinstance(text, str) and probs.shape == (len(tokens),)
     assert seen and all(d == next(model.parameters()).device for d in seen)

@@ -12,9 +12,10 @@ from transformers import DistilBertModel
 
 from course_utils import attention_views as av
 from course_utils import distilbert_layout as dl
+from course_utils import neuron_view as nv
+from course_utils.bert import BertEncoder
+from course_utils.classifier import TextClassifier, encoder_blocks, set_trainable_blocks
 from course_utils.models import bundled_model_path, load_encoder, resolve_encoder
-from course_utils.train import TextClassifier, encoder_blocks, set_trainable_blocks
-from course_utils.transformer import BertEncoder
 
 TEXTS = [
     "The animal didn't cross the street because it was too tired.",
@@ -88,9 +89,9 @@ def test_the_course_reads_it_through_its_distilbert_paths(converted: Path) -> No
     real = enc["attention_mask"].bool()
     assert (got.last_hidden_state - expected.last_hidden_state)[real].abs().max() <= 1e-5
 
-    neuron_model, neuron_tok = av.load_neuron_view_model(converted)
+    neuron_model, neuron_tok = nv.load_neuron_view_model(converted)
     reference = av.extract_attention(distil, tok, TEXTS[0], decimals=None).stacked()
-    np.testing.assert_allclose(av.neuron_attention(neuron_model, neuron_tok, TEXTS[0]), reference,
+    np.testing.assert_allclose(nv.neuron_attention(neuron_model, neuron_tok, TEXTS[0]), reference,
                                atol=1e-5)  # fmt: skip
 
     classifier = TextClassifier(distil, pooling="mean")

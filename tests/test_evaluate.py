@@ -55,3 +55,42 @@ def test_most_confident_mistakes_and_accuracy_by_length() -> None:
     by_length = accuracy_by_length([3, 5, 12, 15], LABELS, probs, bins=[0, 10, 100])
     assert by_length["sentences"].tolist() == [2, 2]
     assert by_length["accuracy"].tolist() == [0.5, 0.5]
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy_and_counts_overconfidence() -> None:
+    from course_utils.evaluate import expected_calibration_error
+
+    # 10 predictions at 0.8 for the positive class, 8 of them right: calibrated
+    y = np.array([1] * 8 + [0] * 2)
+    assert expected_calibration_error(y, np.full(10, 0.8)) == pytest.approx(0.0)
+    # the same predictions at 0.99: over-confident by 0.19
+    assert expected_calibration_error(y, np.full(10, 0.99)) == pytest.approx(0.19)
+    # a confident negative counts with its own confidence (1 - p)
+    assert expected_calibration_error([0, 1], np.array([0.0, 1.0])) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="must match"):
+        expected_calibration_error([0, 1, 1], np.array([0.2, 0.7]))
+
+
+def test_temperature_scaling_softens_an_overconfident_model() -> None:
+    from course_utils.evaluate import (
+        apply_temperature,
+        classification_metrics,
+        expected_calibration_error,
+        fit_temperature,
+    )
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(scale=2.0, size=4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-z))).astype(int)  # calibrated at T = 1
+    over = 1 / (1 + np.exp(-3.0 * z))  # the same ranking, three times too sure
+    t = fit_temperature(y, over)
+    assert t == pytest.approx(3.0, rel=0.1)
+    fixed = apply_temperature(over, t)
+    assert expected_calibration_error(y, fixed) < 0.5 * expected_calibration_error(y, over)
+    assert classification_metrics(y, fixed)["auc"] == pytest.approx(
+        classification_metrics(y, over)["auc"]
+    )
+    under = 1 / (1 + np.exp(-0.5 * z))
+    assert fit_temperature(y, under) < 1.0
+    with pytest.raises(ValueError, match="positive"):
+        apply_temperature(over, 0.0)

@@ -72,7 +72,7 @@ def test_notebooks_00_and_03_run_from_an_empty_folder(
     env = clean_env(python, work / "cache")
     env["COURSE_DATA_DIR"] = str(rt_folder)
     done = subprocess.run(
-        [str(python), "-m", "course_utils.runner", *NOTEBOOKS, "--build-dir", "build"],
+        [str(python), "-m", "course_utils.tooling.runner", *NOTEBOOKS, "--build-dir", "build"],
         cwd=work, env=env, capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     runs = json.loads((work / "build" / "results.json").read_text())

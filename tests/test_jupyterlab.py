@@ -5,8 +5,8 @@ on a free port with a throwaway token, opens it in headless Chromium (Playwright
 Chromium) with every request that does not go to this machine blocked, and drives it through
 its menus. The server, its kernels and the browser are shut down whatever happens.
 
-* A small notebook that makes notebook 02's calls (``av.show(av.render_view(...))`` for a head
-  and a model view, ``av.show(av.render_neuron_view(...))``) and draws a progress bar is run
+* A small notebook that makes notebook 02's calls (``ov.show(av.render_view(...))`` for a head
+  and a model view, ``ov.show(nv.render_neuron_view(...))``) and draws a progress bar is run
   cell by cell through the UI: the views must draw SVG with the sentence's tokens, the bar must
   be a widget, no cell may show an error.
 * ``make lab``'s landing page: the notebooks folder lists the six notebooks, and each opens
@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 
-from course_utils.browser import CHROMIUM_FLAGS, chromium_path
+from course_utils.tooling.browser import CHROMIUM_FLAGS, chromium_path
 
 if os.environ.get("COURSE_SKIP_BROWSER") == "1":  # explicit opt-out only, never automatic
     pytest.skip("COURSE_SKIP_BROWSER=1", allow_module_level=True)
@@ -48,13 +48,15 @@ RUN_TIMEOUT_MS = 240_000
 
 VIEW_CELLS = [
     "from course_utils import attention_views as av\n"
+    "from course_utils import neuron_view as nv\n"
+    "from course_utils import offline_views as ov\n"
     "from course_utils.models import load_encoder\n"
     'tokenizer, model, model_name = load_encoder("bundled", attentions=True, verbose=False)\n'
     f"(tired,) = av.extract_attentions(model, tokenizer, [{SENTENCE!r}])",
-    'av.show(av.render_view(tired, "head", layer=2, heads=[0], include_layers=[2]))',
-    'av.show(av.render_view(tired, "model", include_layers=[0, 2, 4]))',
-    "neuron_model, neuron_tokenizer = av.load_neuron_view_model()\n"
-    'av.show(av.render_neuron_view(neuron_model, neuron_tokenizer, "the film was good", layer=0,'
+    'ov.show(av.render_view(tired, "head", layer=2, heads=[0], include_layers=[2]))',
+    'ov.show(av.render_view(tired, "model", include_layers=[0, 2, 4]))',
+    "neuron_model, neuron_tokenizer = nv.load_neuron_view_model()\n"
+    'ov.show(nv.render_neuron_view(neuron_model, neuron_tokenizer, "the film was good", layer=0,'
     " head=0))",
     "import time\n"
     "from course_utils.progress import progress\n"

@@ -111,3 +111,32 @@ def test_keybert_equals_the_keybert_library_given_the_same_embeddings() -> None:
         top_n=5,
     )
     assert ours.words == [[word for word, _ in keywords] for keywords in found]
+
+
+def test_domain_stop_words_are_the_words_most_topics_share() -> None:
+    topics = [
+        ["film", "movie", "horror", "scary"],
+        ["film", "comedy", "movie", "funny"],
+        ["film", "music", "songs", "like"],
+        ["documentary", "film", "like", "real"],
+    ]
+    assert kw.domain_stop_words(topics) == ["film", "like", "movie"]  # in >= 2 of 4 topics
+    assert kw.domain_stop_words(topics, share=0.75) == ["film"]
+    # weighted by topic size: "like" is in topics 3 and 4, which hold 8 of the 11 sentences
+    assert kw.domain_stop_words(topics, share=0.7, weights=[1, 2, 4, 4]) == ["film", "like"]
+    vectorizer = kw.make_vectorizer(min_df=1, extra_stop_words=["film"])
+    vocab = vectorizer.fit(["the film was scary", "a funny film"]).get_feature_names_out()
+    assert list(vocab) == ["funny", "scary"]  # "the", "was" (English) and "film" (domain) gone
+    with pytest.raises(ValueError, match="at least one topic"):
+        kw.domain_stop_words([])
+
+
+def test_spanish_and_portuguese_snippets_are_found_english_is_not() -> None:
+    texts = [
+        "una película oscura , precisa , por momentos grandiosa y casi siempre conmovedora .",
+        "apesar de seus graves problemas , o filme consegue entreter .",
+        "there's an energy to y tu mamá también . much of it comes from the brave performances .",
+        "a gripping , beautifully shot film that never lets go .",
+        "que bueno",  # too short to tell
+    ]
+    assert kw.spanish_or_portuguese(texts).tolist() == [True, True, False, False, False]

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 import course_utils
-from course_utils import slides
+from course_utils.tooling import slides
 
 ROOT = Path(__file__).resolve().parents[1]
 GITHUB = "https://github.com/"

@@ -36,3 +36,10 @@ def test_the_data_source_is_masked_but_not_what_was_computed_on_it() -> None:
     cached = "10662 rows | data: Rotten Tomatoes (Hugging Face Hub: rotten_tomatoes, local cache)"
     assert sanitize(local) == sanitize(hub) == sanitize(cached)
     assert sanitize(local) != sanitize(local.replace("10662", "10000"))
+
+
+def test_a_saved_final_bar_matches_a_fresh_first_frame() -> None:
+    fresh = "training:   0%|          | 0/400 [00:00<?, ?it/s]"
+    saved = "training: 100%|██████████| 400/400"
+    assert sanitize(fresh) == sanitize(saved) == "training: PROGRESS"
+    assert sanitize(saved) != sanitize(saved.replace("training", "predict"))

@@ -1,4 +1,4 @@
-"""course_utils.notebook (setup, seeds, results) and course_utils.runner (run the course)."""
+"""course_utils.notebook (setup, seeds, results) and course_utils.tooling.runner."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import notebook, runner
+from course_utils import notebook
+from course_utils.tooling import runner
 
 
 def draw() -> tuple[float, float, float]:
@@ -121,6 +122,9 @@ def test_runner_executes_and_summarises(monkeypatch: pytest.MonkeyPatch, tmp_pat
         [
             "from course_utils.notebook import record_results\nx = 6 * 7\nprint(x)",
             'record_results("00_ok", model="tiny", data="toy", answer=x)',
+            "from course_utils.progress import progress\n"
+            "for _ in progress(range(40), desc='steps'):\n    pass\n"
+            "for _ in progress(range(3), desc='gone', leave=False):\n    pass",
         ],
     )
     make_notebook(nbs / "01_broken.ipynb", ["assert 1 == 2, 'course check failed'"])
@@ -133,6 +137,10 @@ def test_runner_executes_and_summarises(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert executed.cells[0].outputs[0]["text"] == "42\n"
     shown = executed.cells[1].outputs[0]
     assert shown["data"]["text/plain"].startswith("Results of 00_ok  (model: tiny; data: toy)")
+    # progress bars are saved as they ended, as text (no widget state is kept); a bar that
+    # closed itself (leave=False) is gone, as it is on screen
+    bars = [o["data"] for o in executed.cells[2].outputs]
+    assert bars == [{"text/plain": "steps: 100%|██████████| 40/40"}], bars
     assert notebook.results_from_notebook(build / "notebooks" / "00_ok.ipynb") == {
         "notebook": "00_ok",
         "model": "tiny",
@@ -269,3 +277,40 @@ def test_quiet_logs_leaves_warnings_alone() -> None:
         warnings.warn("going away", FutureWarning, stacklevel=1)
         warnings.warn("old API", DeprecationWarning, stacklevel=1)
     assert [w.category for w in caught] == [FutureWarning, DeprecationWarning]
+
+
+def test_committed_outputs_read_cleanly() -> None:
+    """No committed output shows a progress bar's first frame, a path of the machine that ran
+    it, or a library's raw warning (issue: outputs a learner can read)."""
+    found = {
+        path.name: runner.reader_problems(nbformat.read(path, as_version=4))
+        for path in runner.discover(Path(__file__).resolve().parents[1] / "notebooks")
+    }
+    assert not {name: problems for name, problems in found.items() if problems}
+
+
+def test_reader_problems_are_found() -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": "training:   0%|          | 0/400 [00:00<?]"}
+        ),
+        nbformat.v4.new_output(
+            "stream",
+            name="stderr",
+            text="/home/me/.venv/lib/python3.11/site-packages/umap/umap_.py:1952: UserWarning: "
+            "n_jobs value 1 overridden\n",
+        ),
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": "training: 100%|██████████| 400/400"}
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="views/head.html, 10.5% of 0.5%|\n"),
+    ]
+    nb.cells = [cell]
+    problems = runner.reader_problems(nb)
+    assert [p.split(":")[1].strip() for p in problems] == [
+        "a progress bar saved at 0%",
+        "an absolute path",
+        "a raw library warning",
+    ]

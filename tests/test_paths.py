@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import attention_views, decoder, embeddings, paths
+from course_utils import decoder_training, embeddings, neuron_view, offline_views, paths
 
 PACKAGE = Path(paths.__file__).resolve().parent
 SHIPPED = [
@@ -50,9 +50,9 @@ def test_one_folder_for_everything_the_course_writes(
     assert paths.course_dir() == tmp_path
     folders = {
         embeddings.default_cache_dir(),
-        decoder.default_cache_dir(),
-        attention_views.neuron_cache_dir(),
-        attention_views.views_dir(),
+        decoder_training.default_cache_dir(),
+        neuron_view.neuron_cache_dir(),
+        offline_views.views_dir(),
         paths.course_subdir("runs"),
     }
     assert {f.parent for f in folders} == {tmp_path} and len(folders) == 5

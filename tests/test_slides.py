@@ -12,8 +12,9 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from course_utils import slides
-from course_utils.browser import check_page
+from course_utils import notebook
+from course_utils.tooling import slides
+from course_utils.tooling.browser import check_page
 
 PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
@@ -50,7 +51,7 @@ def test_render_fills_every_kind_of_placeholder(tmp_path: Path) -> None:
         records,
     )
     assert used == ["roc"]
-    assert text.startswith("![](figures/roc.png) 0.912 7 m on d https://colab.research.google")
+    assert text.startswith("![](figures/roc.png) 0.9123 7 m on d https://colab.research.google")
     assert figures["roc"].png == PNG_1X1 and figures["roc"].notebook == "05_x"
 
 
@@ -64,7 +65,9 @@ def test_render_formats_values_and_names_model_and_data(tmp_path: Path) -> None:
         figures,
         records,
     )
-    assert text == "55.9% 266.6 1.4e-05 0.000 L3-H1 | m | d"
+    assert text == "55.9% 266.6 1.44e-05 0.0000 L3-H1 | m | d"
+    # the deck and the run summary print a result the same way (one formatter)
+    assert slides.format_value(0.87771) == notebook.format_number(0.87771) == "0.8777"
     with pytest.raises(slides.SlidesError, match="Cannot format 'L3-H1' with '.1f'"):
         slides.render("{{ result 02_x head .1f }}", figures, records)
 
@@ -115,7 +118,7 @@ def test_built_deck_renders_offline(tmp_path: Path) -> None:
 
 
 def test_a_bad_format_keeps_its_cause() -> None:
-    from course_utils.slides import SlidesError, format_value
+    from course_utils.tooling.slides import SlidesError, format_value
 
     with pytest.raises(SlidesError, match="Cannot format") as info:
         format_value("text", ".2f")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import stability
-from course_utils.stability import BOUNDS, Bound, check_claims, spread_table
+from course_utils.tooling import stability
+from course_utils.tooling.stability import BOUNDS, Bound, check_claims, spread_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,7 +112,7 @@ def test_every_bound_is_checked_by_its_notebook(notebook: str) -> None:
 
 def test_perturbed_env_is_printed_for_make() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "course_utils.stability", "env"],
+        [sys.executable, "-m", "course_utils.tooling.stability", "env"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert dict(word.split("=", 1) for word in out) == stability.PERTURBED_ENV

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from course_utils import topics
+from course_utils import topic_outliers, topic_plots, topic_store, topic_timing, topics
 from course_utils.models import bundled_model_path
 
 # Three planted topics: documents draw words from one topic's vocabulary, and their
@@ -47,8 +47,8 @@ def fitted(corpus):
         model = topics.build_topic_model(
             None, knn=topics.nearest_neighbours(emb, 10), n_neighbors=10, min_cluster_size=15
         )
-        assigned, _ = model.fit_transform(docs, emb)
-        runs.append((model, np.asarray(assigned)))
+        assigned, seconds = topic_timing.fit_timed(model, docs, emb)
+        runs.append((model, np.asarray(assigned), seconds))
     return runs
 
 
@@ -99,7 +99,7 @@ def test_unsupported_pooling_is_refused() -> None:
 
 
 def test_fit_recovers_planted_topics_deterministically(fitted, corpus) -> None:
-    (first, a), (second, b) = fitted
+    (first, a, _), (second, b, _) = fitted
     _, _, truth = corpus
     np.testing.assert_array_equal(a, b)  # same assignments from two fresh fits
     np.testing.assert_array_equal(first.umap_model.embedding_, second.umap_model.embedding_)
@@ -112,10 +112,14 @@ def test_fit_recovers_planted_topics_deterministically(fitted, corpus) -> None:
 
 
 def test_stage_times_recorded(fitted) -> None:
-    model = fitted[0][0]
-    assert list(model.stage_seconds_) == ["reduce", "cluster", "c-TF-IDF", "represent"]
-    assert all(s > 0 for s in model.stage_seconds_.values())
-    line = topics.format_stage_times({"embed": 1.04, **model.stage_seconds_})
+    model, _, seconds = fitted[0]
+    assert list(seconds) == ["reduce", "cluster", "c-TF-IDF", "represent"]
+    assert all(s > 0 for s in seconds.values())
+    # only the fit is timed: later public calls leave the clock alone
+    before = dict(topic_timing.stage_clock(model).seconds)
+    model.ctfidf_model.transform(model.vectorizer_model.transform(["alpha beta"]))
+    assert topic_timing.stage_clock(model).seconds == before
+    line = topics.format_stage_times({"embed": 1.04, **seconds})
     assert line.startswith("embed [time: 1.0 s] | reduce [time: ")
     # every number sits inside the pattern the nbval sanitiser masks
     assert re.sub(r"\[time: [^\]]*\]", "T", line) == (
@@ -125,7 +129,7 @@ def test_stage_times_recorded(fitted) -> None:
 
 def test_cluster_sweep_known_answer(fitted) -> None:
     reduced = fitted[0][0].umap_model.embedding_
-    table = topics.cluster_sweep(reduced, [15, 100], [None], ["eom", "leaf"])
+    table = topic_outliers.cluster_sweep(reduced, [15, 100], [None], ["eom", "leaf"])
     assert list(table.columns) == [
         "selection",
         "min_cluster_size",
@@ -153,7 +157,7 @@ def test_outlier_strategies(corpus) -> None:
     model.umap_model = BaseDimensionalityReduction()  # cluster the 16-d points directly
     assigned = np.asarray(model.fit_transform(docs, emb)[0])
     assert (assigned == -1).tolist() == [False] * len(truth) + [True] * NOISE
-    table = topics.compare_outlier_strategies(
+    table = topic_outliers.compare_outlier_strategies(
         model, docs, assigned, emb, {"embeddings": 0.0, "c-tf-idf": 0.0}
     )
     assert table.outlier_share_before.tolist() == [0.0476, 0.0476]  # 6 of 126
@@ -163,17 +167,19 @@ def test_outlier_strategies(corpus) -> None:
     best = (unit[-NOISE:] @ (centres / np.linalg.norm(centres, axis=1, keepdims=True)).T).max(1)
     # the noise words occur in no topic, so c-TF-IDF finds no match for any of them
     assert table.outlier_share_after.tolist() == [round((best <= 0).sum() / len(emb), 4), 0.0476]
-    strict = topics.compare_outlier_strategies(model, docs, assigned, emb, {"embeddings": 0.99})
+    strict = topic_outliers.compare_outlier_strategies(
+        model, docs, assigned, emb, {"embeddings": 0.99}
+    )
     assert strict.outlier_share_after.tolist() == [0.0476]  # none is that close to a topic
     noisy = assigned.copy()
     noisy[:10] = -1  # ten documents of planted topic 0 marked as outliers...
     fixed = model.reduce_outliers(docs, list(noisy), strategy="embeddings", embeddings=emb)
     np.testing.assert_array_equal(np.asarray(fixed)[:10], assigned[:10])  # ...go back home
-    moved = topics.reassign_outliers(model, docs, noisy, emb, threshold=0.5)
+    moved = topic_outliers.reassign_outliers(model, docs, noisy, emb, threshold=0.5)
     assert moved[:10] == assigned[:10].tolist() and list(model.topics_) == moved
     assert model.topic_aspects_ == {}  # no stale aspects after the words are recomputed
     with pytest.raises(ValueError, match="unknown strategy"):
-        topics.compare_outlier_strategies(model, docs, assigned, emb, {"nearest": 0.1})
+        topic_outliers.compare_outlier_strategies(model, docs, assigned, emb, {"nearest": 0.1})
 
 
 def test_sentiment_by_topic_known_answer() -> None:
@@ -185,22 +191,22 @@ def test_sentiment_by_topic_known_answer() -> None:
 
 
 def test_topic_table_and_labels(fitted) -> None:
-    model, _ = fitted[0]
+    model, _, _ = fitted[0]
     table = topics.topic_table(model, top_n=2, n_words=3)
     assert table.index.tolist() == [0, 1] and table["size"].tolist() == [PER_TOPIC, PER_TOPIC]
-    labels = topics.topic_labels(model, n_words=2)
+    labels = topic_plots.topic_labels(model, n_words=2)
     assert sorted(labels) == [0, 1, 2]
     assert labels[0] == "0: " + ", ".join(w for w, _ in model.get_topic(0)[:2])
 
 
 def test_save_load_safetensors_roundtrip(fitted, corpus, tmp_path: Path) -> None:
-    model, assigned = fitted[0]
+    model, assigned, _ = fitted[0]
     _, emb, _ = corpus
-    folder = topics.save_topic_model(model, tmp_path / "model", "planted-test-model")
+    folder = topic_store.save_topic_model(model, tmp_path / "model", "planted-test-model")
     names = {p.name for p in folder.iterdir()}
     assert {"topic_embeddings.safetensors", "ctfidf.safetensors"} <= names
     assert not any(n.endswith((".bin", ".pkl", ".pickle", ".pt")) for n in names)
-    loaded = topics.load_topic_model(folder, embedding_model=None)
+    loaded = topic_store.load_topic_model(folder, embedding_model=None)
     as_lists = {t: [[w, float(v)] for w, v in ws] for t, ws in model.get_topics().items()}
     assert loaded.get_topics() == as_lists  # JSON round trip: same words and scores
     np.testing.assert_allclose(loaded.topic_embeddings_, model.topic_embeddings_, atol=1e-6)
@@ -213,14 +219,14 @@ def test_load_refuses_non_safetensors(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
     with pytest.raises(FileNotFoundError, match="topic_embeddings.safetensors"):
-        topics.load_topic_model(tmp_path, embedding_model=None)
+        topic_store.load_topic_model(tmp_path, embedding_model=None)
     with pytest.raises(FileNotFoundError, match="not a safetensors"):
-        topics.load_topic_model(tmp_path / "missing", embedding_model=None)
+        topic_store.load_topic_model(tmp_path / "missing", embedding_model=None)
 
 
 def test_html_is_self_contained(fitted, tmp_path: Path) -> None:
-    model, _ = fitted[0]
-    path = topics.save_html(model.visualize_barchart(top_n_topics=3), tmp_path / "bar.html")
+    model, _, _ = fitted[0]
+    path = topic_plots.save_html(model.visualize_barchart(top_n_topics=3), tmp_path / "bar.html")
     html = path.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=", html)  # no external script (no CDN)
     assert "plotly.js v" in html and len(html) > 1_000_000  # the library itself is inside
@@ -229,23 +235,105 @@ def test_html_is_self_contained(fitted, tmp_path: Path) -> None:
 def test_static_figures(fitted, monkeypatch) -> None:
     import matplotlib.pyplot as plt
 
-    model, assigned = fitted[0]
-    labels = topics.topic_labels(model)
-    ids, sim = topics.topic_similarity(model)
+    model, assigned, _ = fitted[0]
+    labels = topic_plots.topic_labels(model)
+    ids, sim = topic_plots.topic_similarity(model)
     assert ids == [0, 1, 2] and sim.shape == (3, 3)
     np.testing.assert_allclose(np.diag(sim), 1.0, atol=1e-6)
     reduced = fitted[0][0].umap_model.embedding_[:, :2]
     figures = [
-        topics.plot_barchart(model, top_n=3),
-        topics.plot_documents(reduced, assigned, labels),
-        topics.plot_heatmap(model),
-        topics.plot_hierarchy(model, labels),
+        topic_plots.plot_barchart(model, top_n=3),
+        topic_plots.plot_documents(reduced, assigned, labels),
+        topic_plots.plot_heatmap(model),
+        topic_plots.plot_hierarchy(model, labels),
     ]
     assert [len(f.axes) >= 1 for f in figures] == [True] * 4
     hierarchy_ticks = {t.get_text() for t in figures[3].axes[0].get_yticklabels()}
     assert hierarchy_ticks == set(labels.values())
     shown = []
     monkeypatch.setattr("IPython.display.display", shown.append)
-    topics.show_static(figures[0])
+    topic_plots.show_static(figures[0])
     assert shown[0].data[:8] == b"\x89PNG\r\n\x1a\n"
     assert not plt.fignum_exists(figures[0].number)  # closed: never shown twice
+
+
+def test_outlier_rows_follow_the_topic_ids(fitted) -> None:
+    """The row offset of topic 0 in ``topic_embeddings_``/``c_tf_idf_`` (what the notebook's
+    similarity, heatmap and hierarchy read) comes from public attributes."""
+    model, assigned, _ = fitted[0]
+    ids = sorted(model.topic_sizes_)
+    assert topic_outliers.outlier_rows(model) == int(-1 in set(assigned)) == int(ids[0] == -1)
+    assert np.asarray(model.topic_embeddings_).shape[0] == len(ids)
+    assert model.c_tf_idf_.shape[0] == len(ids)
+
+
+def test_no_private_bertopic_api() -> None:
+    """The course reads and drives BERTopic through its public API only: no subclass of
+    BERTopic, no ``obj._name`` access to one of BERTopic's private attributes or methods."""
+    import ast
+    import json as jsonlib
+
+    from bertopic import BERTopic
+
+    private = {n for n in dir(BERTopic) if n.startswith("_") and not n.startswith("__")}
+    private |= {"_outliers", "_topic_id_to_zeroshot_topic_idx"}
+    root = Path(topics.__file__).parent
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    sources = {str(f): f.read_text() for f in root.rglob("*.py")}
+    for nb in (root.parent / "notebooks").glob("*.ipynb"):
+        cells = jsonlib.loads(nb.read_text())["cells"]
+        for i, cell in enumerate(c for c in cells if c["cell_type"] == "code"):
+            sources[f"{nb.name} code cell {i}"] = TransformerManager().transform_cell(
+                "".join(cell["source"])
+            )
+    found = []
+    for name, text in sources.items():
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in private:
+                found.append(f"{name}: .{node.attr}")
+            if isinstance(node, ast.ClassDef) and any(
+                getattr(b, "id", getattr(b, "attr", "")) == "BERTopic" for b in node.bases
+            ):
+                found.append(f"{name}: class {node.name}(BERTopic)")
+    assert not found, found
+
+
+def test_domain_stop_words_leave_the_topics_and_change_their_words(corpus) -> None:
+    from course_utils import keywords as kw
+
+    docs, emb, _ = corpus
+    model = topics.build_topic_model(
+        None, knn=topics.nearest_neighbours(emb, 10), n_neighbors=10, min_cluster_size=15
+    )
+    assigned, _ = topic_timing.fit_timed(model, docs, emb)
+    before = topics.topic_words(model)
+    assert kw.domain_stop_words(before) == []  # the planted topics share no word
+    dropped = {before[0][0], before[1][0]}  # each topic's best word
+    sizes, vectors = dict(model.topic_sizes_), np.asarray(model.topic_embeddings_).copy()
+    topics.update_topic_words(model, docs, assigned, extra_stop_words=sorted(dropped))
+    after = topics.topic_words(model)
+    assert not dropped & {w for words in after for w in words}
+    assert after[2][:3] == before[2][:3]  # a topic without those words keeps its own
+    assert dict(model.topic_sizes_) == sizes  # same topics, same members
+    np.testing.assert_array_equal(np.asarray(model.topic_embeddings_), vectors)
+
+
+def test_document_map_names_never_overlap() -> None:
+    """Ten topics whose median points nearly coincide: every name gets a box of its own."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(scale=0.01, size=(200, 2))
+    assigned = np.repeat(np.arange(10), 20)
+    labels = {t: f"{t}: word{t}, other{t}, third{t}" for t in range(10)}
+    fig = topic_plots.plot_documents(points, assigned, labels)
+    renderer = fig.canvas.get_renderer()
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    boxes = [Text.get_window_extent(t, renderer) for t in fig.axes[0].texts]
+    assert len(boxes) == 10
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
+    plt.close(fig)

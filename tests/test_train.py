@@ -15,16 +15,14 @@ from safetensors.torch import load_file, save_file
 from tiny_models import tiny_bert, toy_reviews
 
 from course_utils import train as train_mod
-from course_utils.train import (
+from course_utils.checkpoint import CheckpointError
+from course_utils.classifier import (
     ClassificationData,
     LinearHead,
     TextClassifier,
-    TrainConfig,
-    fit,
-    predict_proba,
-    run_key,
     set_trainable_blocks,
 )
+from course_utils.train import TrainConfig, fit, predict_proba, run_key
 
 
 def toy_data(folder: Path, n_train: int = 96, n_val: int = 32):
@@ -128,7 +126,7 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
     _, train, val = toy_data(tmp_path / "m")
     fit(new_classifier(tmp_path / "m"), train, val, replace(CONFIG, epochs=1), device="cpu",
         progress=False, checkpoint_dir=tmp_path / "run")  # fmt: skip
-    with pytest.raises(train_mod.CheckpointError, match=r"other settings.*'lr': \(0.003, 0.01\)"):
+    with pytest.raises(CheckpointError, match=r"other settings.*'lr': \(0.003, 0.01\)"):
         fit(new_classifier(tmp_path / "m"), train, val, replace(CONFIG, epochs=1, lr=0.01),
             device="cpu", progress=False, checkpoint_dir=tmp_path / "run")  # fmt: skip
 
@@ -140,7 +138,7 @@ def test_a_damaged_checkpoint_is_refused_not_loaded(tmp_path: Path) -> None:
         checkpoint_dir=tmp_path / "run")  # fmt: skip
     weights = tmp_path / "run" / "model-e1.safetensors"
     weights.write_bytes(weights.read_bytes()[:-10])  # truncated after the manifest was written
-    with pytest.raises(train_mod.CheckpointError, match="does not match its checksum"):
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
         fit(new_classifier(tmp_path / "m"), train, val, config, device="cpu", progress=False,
             checkpoint_dir=tmp_path / "run")  # fmt: skip
 

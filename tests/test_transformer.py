@@ -11,12 +11,11 @@ import torch
 from tiny_models import tiny_bert, tiny_bert_config, tiny_distilbert
 from torch import nn
 
+from course_utils.bert import BertConfig, BertEncoder
 from course_utils.embeddings import pool
 from course_utils.models import bundled_model_path
 from course_utils.positional import SinusoidalPositionalEncoding, sinusoidal_encoding
 from course_utils.transformer import (
-    BertConfig,
-    BertEncoder,
     DecoderBlock,
     EncoderBlock,
     MultiHeadAttention,

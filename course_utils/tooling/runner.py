@@ -1,9 +1,9 @@
 """Execute the course's notebooks top to bottom and summarise what each produced.
 
-``python -m course_utils.runner`` (what ``make run`` calls, from the repository's root) first
-checks that the data can be had (:func:`course_utils.data.check_available`: a clear error in a
-second rather than a failure inside the first notebook), then executes every notebook in
-``notebooks/`` of the working folder in order, writes the executed copies to
+``python -m course_utils.tooling.runner`` (what ``make run`` calls, from the repository's
+root) first checks that the data can be had (:func:`course_utils.data.check_available`: a
+clear error in a second rather than a failure inside the first notebook), then executes every
+notebook in ``notebooks/`` of the working folder in order, writes the executed copies to
 ``build/notebooks/`` and a summary to ``build/results.md`` and ``build/results.json``: per
 notebook its wall time and the headline numbers it reported through
 :func:`course_utils.notebook.record_results` (read back from the executed notebook), with the
@@ -51,6 +51,94 @@ class NotebookRun:
 def discover(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     """The course notebooks, in teaching order (``NN_topic.ipynb``; not ``*.failed.ipynb``)."""
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if not p.stem.endswith(".failed"))
+
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _bar_text(state: dict[str, Any], model_id: str) -> str | None:
+    """A tqdm notebook bar's final state as a text bar, ``desc: 100%|██████████| 400/400``
+    (the timing part left out: it differs every run); ``None`` when it is not a tqdm bar or
+    its state was not stored (a bar closed with ``leave=False``)."""
+    import html
+
+    box = state.get(model_id, {}).get("state", {})
+    children = [c.removeprefix("IPY_MODEL_") for c in box.get("children", [])]
+    if len(children) != 3 or any(c not in state for c in children):
+        return None
+    left, bar, right = (state[c]["state"] for c in children)
+    if "max" not in bar or not bar.get("max"):
+        return None
+    layout = state.get(str(box.get("layout", "")).removeprefix("IPY_MODEL_"), {})
+    if layout.get("state", {}).get("visibility") == "hidden":  # closed with leave=False
+        return None
+
+    def text(value: str) -> str:
+        return " ".join(html.unescape(value).split())
+
+    share = min(max(float(bar.get("value", 0)) / float(bar["max"]), 0.0), 1.0)
+    cells = round(10 * share)
+    counts = text(right.get("value", "")).split("[")[0].strip()  # "40/40", not its timing
+    return f"{text(left.get('value', ''))}|{'█' * cells}{' ' * (10 - cells)}| {counts}"
+
+
+def settle_progress_bars(nb: nbformat.NotebookNode) -> int:
+    """Save progress bars in their final state, as text: a saved notebook keeps no widget
+    state, so GitHub, a reloaded JupyterLab and nbval would show each bar's first frame
+    (``0%| 0/400``). Each tqdm widget output becomes a text output with the bar as it ended
+    (from the widget state the executing client stored); a bar whose state is gone (closed
+    with ``leave=False``) is dropped. Returns the number of bars rewritten or dropped."""
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    changed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            view = output.get("data", {}).get(_WIDGET_VIEW)
+            if view is None:
+                kept.append(output)
+                continue
+            changed += 1
+            final = _bar_text(state, view["model_id"])
+            if final is not None:
+                kept.append(nbformat.v4.new_output("display_data", data={"text/plain": final}))
+        cell.outputs = kept
+    return changed
+
+
+#: What a reader must not find in a committed output: a progress bar's first frame, a path of
+#: the machine that ran it, a library's raw warning (the course explains or avoids each one).
+READER_PROBLEMS = {
+    "a progress bar saved at 0%": re.compile(r"(?<![\d.])0%\|"),
+    "an absolute path": re.compile(
+        r"(?<![\w.~])(?:/(?:home|root|work|tmp|usr|opt|var|Users|private|content)/|[A-Z]:\\)"
+        r"|site-packages"
+    ),
+    "a raw library warning": re.compile(r"\b[A-Z]\w*Warning: "),
+}
+
+
+def reader_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """``code cell N: <problem>: <excerpt>`` for every text output (streams, plain text,
+    errors) that shows one of :data:`READER_PROBLEMS`."""
+    found = []
+    code_cells = (c for c in nb.cells if c.cell_type == "code")
+    for number, cell in enumerate(code_cells, 1):
+        for output in cell.get("outputs", []):
+            texts = [output.get("text", "")] + [
+                output.get("data", {}).get("text/plain", ""),
+                "\n".join(output.get("traceback", [])),
+            ]
+            text = "\n".join(t if isinstance(t, str) else "".join(t) for t in texts)
+            for problem, pattern in READER_PROBLEMS.items():
+                match = pattern.search(text)
+                if match:
+                    start = max(match.start() - 30, 0)
+                    excerpt = text[start : match.end() + 30].replace("\n", " ")
+                    found.append(f"code cell {number}: {problem}: ...{excerpt}...")
+    return found
 
 
 def strip_volatile_metadata(nb: nbformat.NotebookNode) -> None:
@@ -138,6 +226,7 @@ def execute(path: Path, out_path: Path) -> NotebookRun:
     except (CellTimeoutError, DeadKernelError) as err:  # keep going: the summary says so
         error = f"{type(err).__name__}: {err}"
     seconds = time.perf_counter() - start
+    settle_progress_bars(nb)
     strip_volatile_metadata(nb)
     if error and out_path.resolve() == path.resolve():
         out_path = path.with_name(f"{path.stem}.failed.ipynb")

@@ -1,6 +1,6 @@
 """Build the lecture deck from ``slides/deck.md`` and the committed notebooks' own outputs.
 
-``python -m course_utils.slides`` (what ``make slides`` calls) fills the deck's placeholders
+``python -m course_utils.tooling.slides`` (what ``make slides`` calls) fills the deck's placeholders
 from the executed notebooks, so the slides never drift from what the notebooks compute:
 
 * ``{{ figure NAME }}``: the image output of the notebook cell tagged ``slide:NAME``;
@@ -33,8 +33,8 @@ from typing import Any
 import nbformat
 
 from course_utils import course_repo
-from course_utils.browser import chromium_path
-from course_utils.notebook import results_from_notebook
+from course_utils.notebook import format_number, results_from_notebook
+from course_utils.tooling.browser import chromium_path
 
 # relative to the working folder: `make slides` runs from the repository's root
 SLIDES_DIR = Path("slides")
@@ -90,16 +90,14 @@ def collect(notebooks: list[Path]) -> tuple[dict[str, Figure], dict[str, dict[st
 
 
 def format_value(value: Any, spec: str | None = None) -> str:
-    """A recorded value as the deck shows it: ``spec`` if given, else 3 decimals for floats
-    (scientific notation below 0.001, so that an error of 1e-6 does not read as 0.000)."""
+    """A recorded value as the deck shows it: ``spec`` if given, else as the run summary prints
+    it (:func:`course_utils.notebook.format_number`, the course's one number format)."""
     if spec is not None:
         try:
             return format(value, spec)
         except (TypeError, ValueError) as err:
             raise SlidesError(f"Cannot format {value!r} with '{spec}': {err}") from err
-    if isinstance(value, float):
-        return f"{value:.1e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
-    return str(value)
+    return format_number(value)
 
 
 def colab_url(notebook: str) -> str:

@@ -216,12 +216,12 @@ def spread_table(notebook: str, path: str | Path | None = None) -> pd.DataFrame:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m course_utils.stability env``: print :data:`PERTURBED_ENV` as ``K=V`` words
-    (the Makefile's ``nbval-perturbed`` passes them to ``env``)."""
+    """``python -m course_utils.tooling.stability env``: print :data:`PERTURBED_ENV` as
+    ``K=V`` words (the Makefile's ``nbval-perturbed`` passes them to ``env``)."""
     if argv == ["env"]:
         print(" ".join(f"{k}={v}" for k, v in PERTURBED_ENV.items()))
         return 0
-    print("usage: python -m course_utils.stability env", file=sys.stderr)
+    print("usage: python -m course_utils.tooling.stability env", file=sys.stderr)
     return 2
 
 

@@ -1,0 +1,209 @@
+"""Exercises of 00_llm_overview: 00.1 top-k cosine, 00.2 softmax temperature, 00.3 bigram LM."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._core import _array, _call, _exercise, _float, _match, _shape, _softmax, _Wrong
+
+
+@_exercise("00.1", "Semantic search: top-k by cosine similarity", 1, "top_k_cosine")
+def check_top_k_cosine(top_k_cosine: Callable[..., Any]) -> str:
+    """Exercise 00.1: ``top_k_cosine(query, matrix, k)`` returns the indices of the ``k`` rows
+    of ``matrix`` most cosine-similar to ``query``, most similar first."""
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((40, 8)) * rng.uniform(0.1, 10.0, size=(40, 1))
+    norms = np.linalg.norm(matrix, axis=1)
+    for case, k in enumerate((1, 3, 5, 8)):
+        query = rng.standard_normal(8) * (0.5 + case)
+        got_raw = _call(top_k_cosine, query.copy(), matrix.copy(), k, when=f"for k={k}")
+        got = [int(i) for i in np.asarray(_array(got_raw)).ravel()]
+        cos = matrix @ query / (norms * np.linalg.norm(query))
+        expected = np.argsort(-cos, kind="stable")[:k].tolist()
+        if got == expected:
+            continue
+        if len(got) != k:
+            raise _Wrong(f"asked for k={k} rows, your function returned {len(got)} indices")
+        why = _match(
+            got,
+            {
+                "it ranks by the raw dot product, so long vectors win whatever their "
+                "direction; cosine similarity divides by both lengths": np.argsort(
+                    -(matrix @ query), kind="stable"
+                )[:k].tolist(),
+                "it returns the least similar rows; the most similar come first": np.argsort(
+                    cos, kind="stable"
+                )[:k].tolist(),
+                "it ranks by Euclidean distance, which also depends on the vectors' "
+                "lengths": np.argsort(np.linalg.norm(matrix - query, axis=1), kind="stable")[
+                    :k
+                ].tolist(),
+            },
+            lambda a, b: a == b,
+        )
+        if why:
+            raise _Wrong(f"for k={k}, {why}")
+        if sorted(got) == sorted(expected):
+            raise _Wrong(f"for k={k} you found the right rows but not in order: most similar first")
+        raise _Wrong(f"for k={k} your rows are not the {k} most cosine-similar to the query")
+    return "the right rows, in order, for k = 1, 3, 5 and 8 on 40 vectors of very different lengths"
+
+
+@_exercise("00.2", "Softmax with a temperature", 2, "softmax_with_temperature")
+def check_softmax_with_temperature(softmax_with_temperature: Callable[..., Any]) -> str:
+    """Exercise 00.2: ``softmax_with_temperature(logits, temperature)`` returns
+    ``softmax(logits / temperature)``, also for logits in the thousands."""
+    rng = np.random.default_rng(1)
+    ordinary = rng.standard_normal(7) * 3
+    huge = np.array([1000.0, 998.0, 990.0, 0.0, -5.0])
+    cases = [(ordinary, t) for t in (1.0, 0.5, 2.0, 10.0)] + [(huge, 1.0), (huge, 0.5)]
+    for logits, t in cases:
+        label = "logits in the thousands" if logits is huge else "ordinary logits"
+        got = _array(_call(softmax_with_temperature, logits.copy(), t, when=f"at T={t}"))
+        _shape(got, logits.shape, "your result")
+        if not np.isfinite(got).all():
+            if logits is huge:
+                raise _Wrong(
+                    f"NaN or inf for {label}: exp() of a number that large overflows; softmax "
+                    "does not change when the same number is subtracted from every logit"
+                )
+            raise _Wrong(f"your probabilities contain NaN or inf at T={t}")
+        expected = _softmax(logits / t)
+        if np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+            continue
+        why = _match(
+            got,
+            {
+                "it multiplies the logits by the temperature; a temperature divides them "
+                "(above 1 it flattens the distribution)": _softmax(logits * t),
+                "it ignores the temperature": _softmax(logits),
+                "it returns log-probabilities": np.log(np.maximum(expected, 1e-300)),
+            },
+            lambda a, b: np.allclose(a, b, rtol=1e-6, atol=1e-9),
+        )
+        if why:
+            raise _Wrong(f"at T={t}, {why}")
+        if not math.isclose(float(got.sum()), 1.0, abs_tol=1e-6):
+            raise _Wrong(f"at T={t} your probabilities add up to {got.sum():.4g}, not 1")
+        raise _Wrong(f"at T={t} your probabilities differ from softmax(logits / T) ({label})")
+    return "softmax(logits / T) for T = 0.5, 1, 2 and 10, and no overflow for logits near 1000"
+
+
+def _bigram_log_prob(
+    corpus: Sequence[Sequence[str]],
+    sentence: Sequence[str],
+    *,
+    bos: bool = True,
+    eos: bool = True,
+    extra_v: int = 0,
+    by_total: bool = False,
+    smooth: bool = True,
+    log: Callable[[float], float] = math.log,
+) -> float:
+    """The reference add-one bigram model (and, through its options, typical mistakes)."""
+
+    def wrap(words: Sequence[str]) -> list[str]:
+        return (["<s>"] if bos else []) + list(words) + (["</s>"] if eos else [])
+
+    pairs: Counter[tuple[str, str]] = Counter()
+    starts: Counter[str] = Counter()
+    for words in corpus:
+        w = wrap(words)
+        for a, b in zip(w, w[1:], strict=False):
+            pairs[a, b] += 1
+            starts[a] += 1
+    v = len({w for words in corpus for w in words} | ({"</s>"} if eos else set())) + extra_v
+    total = sum(len(wrap(words)) for words in corpus)
+    w = wrap(sentence)
+    if not smooth:
+        probs = [
+            pairs[a, b] / starts[a] if starts[a] else 0.0 for a, b in zip(w, w[1:], strict=False)
+        ]
+        return sum(log(p) if p > 0 else -math.inf for p in probs)
+    return sum(
+        log((pairs[a, b] + 1) / ((total if by_total else starts[a]) + v))
+        for a, b in zip(w, w[1:], strict=False)
+    )
+
+
+def _bigram_cases() -> list[tuple[list[list[str]], list[str]]]:
+    rng = np.random.default_rng(2)
+    words = ["the", "film", "is", "good", "bad", "not", "very", "plot", "dull"]
+    cases = [
+        (
+            [["the", "film", "is", "good"], ["the", "plot", "is", "bad"]],
+            ["the", "film", "is", "bad"],
+        )
+    ]
+    for n in (6, 9):
+        corpus = [
+            [str(w) for w in rng.choice(words, size=int(rng.integers(2, 6)))] for _ in range(n)
+        ]
+        seen = sorted({w for s in corpus for w in s})
+        cases.append((corpus, list(corpus[0])))
+        cases.append((corpus, [str(w) for w in rng.choice(seen, size=4)][::-1]))
+    return cases
+
+
+@_exercise("00.3", "A bigram language model with add-one smoothing", 3, "bigram_log_prob")
+def check_bigram_log_prob(bigram_log_prob: Callable[..., Any]) -> str:
+    """Exercise 00.3: ``bigram_log_prob(corpus, sentence)`` is the natural log of the
+    sentence's probability under an add-one-smoothed bigram model of ``corpus``."""
+    for corpus, sentence in _bigram_cases():
+        unseen = any(
+            (a, b) not in {p for s in corpus for p in zip(["<s>", *s], [*s, "</s>"], strict=True)}
+            for a, b in zip(["<s>", *sentence], [*sentence, "</s>"], strict=True)
+        )
+        note = " (the sentence has a word pair the corpus never has)" if unseen else ""
+        copy = [list(s) for s in corpus]
+        got = _float(_call(bigram_log_prob, copy, list(sentence), when=f"on {sentence}{note}"))
+        expected = _bigram_log_prob(corpus, sentence)
+        if math.isclose(got, expected, rel_tol=1e-7, abs_tol=1e-9):
+            continue
+        if math.isinf(got) or math.isnan(got):
+            raise _Wrong(
+                f"log-probability {got} for {sentence}{note}: a pair never seen gets probability "
+                "0 unless every count is smoothed"
+            )
+        why = _match(
+            got,
+            {
+                "the counts are not smoothed: add-one smoothing adds 1 to every pair's count "
+                "(and V to its denominator)": _bigram_log_prob(corpus, sentence, smooth=False),
+                "your model has no </s>: the sentence's end is part of its probability": (
+                    _bigram_log_prob(corpus, sentence, eos=False)
+                ),
+                "your model has no <s>: the first word is predicted from the sentence "
+                "start": _bigram_log_prob(corpus, sentence, bos=False),
+                "your vocabulary size also counts <s>, which is never predicted": (
+                    _bigram_log_prob(corpus, sentence, extra_v=1)
+                ),
+                "your vocabulary size leaves out </s>, which can be predicted": (
+                    _bigram_log_prob(corpus, sentence, extra_v=-1)
+                ),
+                "each denominator is the corpus's token count; P(w | v) divides by how "
+                "often v is followed by anything": _bigram_log_prob(
+                    corpus, sentence, by_total=True
+                ),
+                "the logarithm is base 10; use the natural log": _bigram_log_prob(
+                    corpus, sentence, log=math.log10
+                ),
+                "the logarithm is base 2; use the natural log": _bigram_log_prob(
+                    corpus, sentence, log=math.log2
+                ),
+                "this is the probability, not its logarithm": math.exp(expected),
+            },
+            lambda a, b: math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-12),
+        )
+        if why:
+            raise _Wrong(f"on {sentence}: {why}")
+        raise _Wrong(
+            f"wrong log-probability for {sentence}{note} (yours is "
+            f"{'higher' if got > expected else 'lower'} than the model's)"
+        )
+    return "the smoothed log-probability of 5 sentences over 3 corpora, unseen word pairs included"

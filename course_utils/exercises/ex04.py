@@ -1,0 +1,230 @@
+"""Exercises of 04_bertopic_rotten_tomatoes: 04.1 topic count, 04.2 c-TF-IDF, 04.3 outliers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._core import _array, _call, _exercise, _float, _match, _shape, _Wrong
+
+
+@_exercise("04.1", "Count topics and outliers", 1, "topic_summary")
+def check_topic_summary(topic_summary: Callable[..., Any]) -> str:
+    """Exercise 04.1: ``topic_summary(topics)`` returns ``(number of topics, outlier
+    share)``: topic ``-1`` (the outliers) is not a topic."""
+    cases = [
+        [-1, 0, 0, 2, 5, 5, -1, 7, 2, -1, 0, 5],
+        [3, 3, 1, 1, 1, 0],
+        [-1, -1, -1],
+    ]
+    for topics in cases:
+        got = _call(topic_summary, list(topics), when=f"for {topics}")
+        try:
+            n, share = got
+            n, share = _float(n), _float(share)
+        except (TypeError, ValueError):
+            raise _Wrong(
+                f"expected a pair (number of topics, outlier share), got {got!r}"
+            ) from None
+        labels = np.asarray(topics)
+        real = set(labels[labels != -1].tolist())
+        e_n, e_share = len(real), float(np.mean(labels == -1))
+        if n == e_n and math.isclose(share, e_share, abs_tol=1e-9):
+            continue
+        if n != e_n:
+            if n == e_n + 1 and -1 in topics:
+                raise _Wrong(f"for {topics} you count the outliers (-1) as a topic")
+            if real and n == max(real) + 1:
+                raise _Wrong(
+                    f"for {topics} you count up to the largest id; topic ids may skip numbers"
+                )
+            raise _Wrong(
+                f"for {topics} your number of topics is {'too high' if n > e_n else 'too low'}"
+            )
+        if math.isclose(share, e_share * len(topics)):
+            raise _Wrong(f"for {topics} that is the number of outliers; the share is a fraction")
+        if math.isclose(share, 100 * e_share):
+            raise _Wrong(f"for {topics} the share is a percentage; give a fraction between 0 and 1")
+        raise _Wrong(
+            f"for {topics} your outlier share is {'too high' if share > e_share else 'too low'}"
+        )
+    return (
+        "the topic count (-1 left out, ids not consecutive) and the outlier share on 3 assignments"
+    )
+
+
+def _ctfidf(
+    counts: np.ndarray,
+    labels: np.ndarray,
+    *,
+    l1: bool = True,
+    plus_one: bool = True,
+    total: bool = False,
+    document_frequency: bool = False,
+    outliers: bool = False,
+) -> np.ndarray:
+    """The reference c-TF-IDF (and, through its options, typical mistakes)."""
+    clusters = np.unique(labels if outliers else labels[labels != -1])
+    per = np.vstack([counts[labels == c].sum(0) for c in clusters]).astype(float)
+    freq = (per > 0).sum(0) if document_frequency else per.sum(0)
+    a = per.sum() if total else per.sum(1).mean()
+    idf = np.log((1.0 if plus_one else 0.0) + a / np.maximum(freq, 1))
+    tf = per / np.maximum(per.sum(1, keepdims=True), 1) if l1 else per
+    scores = tf * idf
+    return scores[clusters != -1]
+
+
+@_exercise("04.2", "c-TF-IDF for two tiny clusters", 2, "class_tfidf")
+def check_class_tfidf(class_tfidf: Callable[..., Any]) -> str:
+    """Exercise 04.2: ``class_tfidf(counts, labels)`` is BERTopic's c-TF-IDF, one row per
+    cluster (ascending id, ``-1`` left out)."""
+    from scipy import sparse
+
+    from course_utils.keywords import class_tfidf as reference
+
+    vocab = ["film", "funny", "ghost", "laugh", "night", "scary"]
+    tiny = np.array(
+        [
+            [1, 0, 2, 0, 1, 1],
+            [1, 0, 0, 0, 1, 2],
+            [2, 1, 0, 2, 0, 0],
+            [0, 2, 0, 1, 1, 0],
+            [1, 1, 1, 0, 0, 0],
+        ]
+    )
+    tiny_labels = np.array([0, 0, 1, 1, -1])
+    rng = np.random.default_rng(11)
+    more = rng.poisson(0.8, size=(12, 9))
+    more_labels = np.array([0, 2, 5, 5, 2, 0, -1, 5, 2, 0, -1, 5])
+    top: list[str] = []
+    for counts, labels in ((tiny, tiny_labels), (more, more_labels)):
+        got = _array(
+            _call(class_tfidf, counts.copy(), labels.copy(), when=f"for counts {counts.shape}")
+        )
+        expected = reference(sparse.csr_matrix(counts), labels)[1]
+        n_clusters = len(np.unique(labels[labels != -1]))
+        if got.shape == (n_clusters + 1, counts.shape[1]):
+            raise _Wrong("one row too many: the outliers (-1) are not a cluster; leave them out")
+        _shape(
+            got,
+            expected.shape,
+            f"your scores for {n_clusters} clusters and {counts.shape[1]} words",
+        )
+        if np.allclose(got, expected, atol=1e-9):
+            if counts is tiny:
+                top = [vocab[int(i)] for i in got.argmax(1)]
+            continue
+        why = _match(
+            got,
+            {
+                "the term frequencies are raw counts; divide each cluster's counts by its total "
+                "number of words": _ctfidf(counts, labels, l1=False),
+                "the idf is log(A / f) without the 1 +": _ctfidf(counts, labels, plus_one=False),
+                "A is the total number of words; it is the average number of words per cluster": (
+                    _ctfidf(counts, labels, total=True)
+                ),
+                "f(t) counts the clusters containing the word; it is the word's total count over "
+                "all clusters": _ctfidf(counts, labels, document_frequency=True),
+                "the outliers' words are counted in f(t) and A; leave the -1 documents out": (
+                    _ctfidf(counts, labels, outliers=True)
+                ),
+            },
+            lambda a, b: np.allclose(a, b, atol=1e-9),
+        )
+        raise _Wrong(why or f"your scores differ from c-TF-IDF for counts of shape {counts.shape}")
+    return (
+        "c-TF-IDF on two tiny clusters (top words: " + ", ".join(top) + ") and on 3 clusters "
+        "with non-consecutive ids and outliers"
+    )
+
+
+def _reassign(
+    emb: np.ndarray,
+    topics: np.ndarray,
+    threshold: float,
+    *,
+    cosine: bool = True,
+    members_too: bool = False,
+    use_threshold: bool = True,
+) -> np.ndarray:
+    ids = np.unique(topics[topics != -1])
+    centres = np.vstack([emb[topics == t].mean(0) for t in ids])
+    if cosine:
+        sim = (emb / np.linalg.norm(emb, axis=1, keepdims=True)) @ (
+            centres / np.linalg.norm(centres, axis=1, keepdims=True)
+        ).T
+    else:
+        sim = emb @ centres.T
+    best = sim.argmax(1)
+    ok = sim[np.arange(len(emb)), best] >= threshold if use_threshold else np.ones(len(emb), bool)
+    movable = np.ones(len(emb), bool) if members_too else topics == -1
+    return np.where(movable & ok, ids[best], topics)
+
+
+@_exercise("04.3", "Reassign outliers to the nearest topic", 3, "reassign_outliers")
+def check_reassign_outliers(reassign_outliers: Callable[..., Any]) -> str:
+    """Exercise 04.3: ``reassign_outliers(embeddings, topics, threshold)`` moves each
+    outlier to the topic whose centroid is most cosine-similar, if that similarity reaches
+    ``threshold``; documents already in a topic stay."""
+    rng = np.random.default_rng(12)
+    d = 6
+    centres = np.eye(d)[:3] * np.array([[4.0], [0.5], [1.5]])  # topics of very unequal norms
+    ids = np.array([0, 2, 3])
+    members = np.vstack([c + 0.35 * np.abs(c).max() * rng.standard_normal((8, d)) for c in centres])
+    member_topics = np.repeat(ids, 8)
+    # strays: clustered (on the UMAP map) into a topic whose centroid is not their nearest here
+    member_topics[[0, 9, 17]] = [2, 3, 0]
+    outliers = (
+        rng.standard_normal((24, d))
+        + 0.6 * np.abs(rng.standard_normal((24, 1))) * (np.eye(d)[rng.integers(0, 3, 24)])
+    )
+    emb = np.vstack([members, outliers])
+    topics = np.concatenate([member_topics, -np.ones(24, dtype=int)])
+    order = rng.permutation(len(topics))
+    emb, topics = emb[order], topics[order]
+    moved_counts = []
+    for threshold in (0.3, 0.6, -1.0):
+        raw = _call(
+            reassign_outliers,
+            emb.copy(),
+            topics.copy(),
+            threshold,
+            when=f"at threshold {threshold}",
+        )
+        got = np.asarray(_array(raw)).ravel()
+        _shape(got, topics.shape, "your new assignments")
+        expected = _reassign(emb, topics, threshold)
+        if np.array_equal(got, expected):
+            moved_counts.append(int((expected != topics).sum()))
+            continue
+        changed = (got != topics) & (topics != -1)
+        if changed.any():
+            i = int(np.flatnonzero(changed)[0])
+            raise _Wrong(
+                f"document {i} was in topic {topics[i]} and moved: only outliers (-1) move"
+            )
+        why = _match(
+            got,
+            {
+                "every outlier moved: the threshold is not applied": _reassign(
+                    emb, topics, threshold, use_threshold=False
+                ),
+                "outliers go to the largest dot product; cosine similarity divides by both "
+                "lengths": _reassign(emb, topics, threshold, cosine=False),
+            },
+            np.array_equal,
+        )
+        wrong = np.flatnonzero(got != expected)
+        raise _Wrong(
+            f"at threshold {threshold}, {why}"
+            if why
+            else f"at threshold {threshold}, {len(wrong)} outliers end up in another topic than "
+            f"they should (e.g. document {wrong[0]})"
+        )
+    return (
+        f"{moved_counts[0]}, {moved_counts[1]} and {moved_counts[2]} of 24 outliers moved at "
+        "thresholds 0.3, 0.6 and -1 (all), to the right topics; members never move"
+    )
