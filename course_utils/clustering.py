@@ -187,3 +187,28 @@ def scaling(
 def growth_exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float:
     """Slope of log(time) against log(n): ~1 for linear cost, ~2 for quadratic."""
     return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0])
+
+
+def plot_dendrogram(
+    ax: Any, x: np.ndarray, *, n_clusters: int = 10, sample: int = 500, random_state: int = 42
+) -> float:
+    """Ward's merge tree (agglomerative clustering) of a random sample of the rows of ``x``.
+
+    The tree is truncated to its last 30 merges; the dashed line is the height at which
+    cutting it leaves ``n_clusters`` clusters, which is what ``AgglomerativeClustering`` with
+    that many clusters returns. Returns that height. Taught in notebook 03, "Clustering,
+    measured".
+    """
+    from scipy.cluster.hierarchy import dendrogram, linkage
+
+    rng = np.random.default_rng(random_state)
+    rows = rng.choice(len(x), size=min(sample, len(x)), replace=False)
+    merges = linkage(np.asarray(x, dtype=float)[rows], method="ward")
+    if not 2 <= n_clusters <= len(rows):
+        raise ValueError(f"n_clusters must be between 2 and the sample size, got {n_clusters}")
+    cut = float((merges[-n_clusters, 2] + merges[-n_clusters + 1, 2]) / 2)
+    dendrogram(merges, ax=ax, truncate_mode="lastp", p=30, no_labels=True, color_threshold=cut)
+    ax.axhline(cut, ls="--", c="k", lw=0.8, label=f"cut: {n_clusters} clusters")
+    ax.set(ylabel="Ward merge height", title=f"Ward's merge tree of {len(rows)} sampled points")
+    ax.legend(fontsize=8)
+    return cut

@@ -105,3 +105,18 @@ def test_a_disconnected_graph_is_explained_not_warned() -> None:
         fit = cl.cluster(x, "spectral", n_clusters=2, n_neighbors=5)
     assert len(fit.notes) == 1 and "disconnected pieces" in fit.notes[0]
     assert set(fit.labels) == {0, 1}
+
+
+def test_dendrogram_cut_gives_the_asked_number_of_clusters() -> None:
+    import matplotlib.pyplot as plt
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(size=(50, 2)) + 10 * k for k in range(4)])
+    fig, ax = plt.subplots()
+    cut = cl.plot_dendrogram(ax, x, n_clusters=4, sample=200)
+    merges = linkage(x, method="ward")  # the sample is all 200 points
+    assert len(set(fcluster(merges, cut, "distance"))) == 4
+    plt.close(fig)
+    with pytest.raises(ValueError, match="n_clusters"):
+        cl.plot_dendrogram(ax, x, n_clusters=1)

@@ -140,3 +140,23 @@ def test_spanish_and_portuguese_snippets_are_found_english_is_not() -> None:
         "que bueno",  # too short to tell
     ]
     assert kw.spanish_or_portuguese(texts).tolist() == [True, True, False, False, False]
+
+
+def test_lda_per_cluster_describes_each_cluster_by_its_own_words() -> None:
+    rng = np.random.default_rng(0)
+    vocab = ["horror", "scary", "ghost", "comedy", "funny", "laugh", "the", "movie"]
+    rows, labels = [], []
+    for cluster, topical in enumerate([[0, 1, 2], [3, 4, 5]]):
+        for _ in range(40):
+            row = np.zeros(len(vocab))
+            row[rng.choice(topical, size=3)] += 1
+            row[6:] += rng.integers(0, 2, size=2)  # words every cluster uses a little
+            rows.append(row)
+            labels.append(cluster)
+    labels.append(-1)  # noise is skipped
+    rows.append(np.ones(len(vocab)))
+    topics = kw.lda_per_cluster(sparse.csr_matrix(np.array(rows)), np.array(labels), vocab, top_n=3)
+    assert topics.method == "LDA per cluster" and len(topics.words) == 2
+    horror, comedy = {"horror", "scary", "ghost"}, {"comedy", "funny", "laugh"}
+    assert len(set(topics.words[0]) & horror) >= 2 and not set(topics.words[0]) & comedy
+    assert len(set(topics.words[1]) & comedy) >= 2 and not set(topics.words[1]) & horror
