@@ -144,25 +144,23 @@ def plot_calibration(
 
 
 def expected_calibration_error(labels: Sequence[int], probs: np.ndarray, n_bins: int = 15) -> float:
-    """Expected calibration error (Guo et al., 2017) of binary predictions.
+    """Expected calibration error of binary predictions: the calibration plot in one number.
 
-    Each prediction's confidence is the probability of the class it predicts (threshold 0.5);
-    predictions are grouped into ``n_bins`` equal-width confidence bins, and the ECE is the
-    size-weighted mean of ``|accuracy - mean confidence|`` over the bins: 0 for a model whose
-    "90 % sure" is right 90 % of the time. Taught in notebook 05, "Calibration".
+    Predictions are grouped into ``n_bins`` equal-width bins of P(positive) (the points of
+    :func:`plot_calibration`; 1.0 goes in the top bin), and the ECE is the size-weighted mean of
+    ``|share of positives - mean P(positive)|`` over the bins: 0 for a model whose "90 %
+    positive" sentences are positive nine times in ten. Exercise 05.2 asks for this function
+    and checks against it. Taught in notebook 05, "Calibration".
     """
-    y = np.asarray(labels)
+    y = np.asarray(labels, dtype=float)
     score = positive_scores(probs)
     if len(y) != len(score) or len(y) == 0:
         raise ValueError(f"{len(y)} labels for {len(score)} predictions: they must match (> 0).")
-    predicted = (score >= 0.5).astype(int)
-    confidence = np.where(predicted == 1, score, 1.0 - score)
-    correct = predicted == y
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)  # 1.0 goes in the top bin
+    bins = np.minimum((score * n_bins).astype(int), n_bins - 1)
     ece = 0.0
     for b in np.unique(bins):
         members = bins == b
-        ece += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+        ece += members.mean() * abs(y[members].mean() - score[members].mean())
     return float(ece)
 
 

@@ -65,7 +65,7 @@ def test_ece_is_zero_when_confidence_matches_accuracy_and_counts_overconfidence(
     assert expected_calibration_error(y, np.full(10, 0.8)) == pytest.approx(0.0)
     # the same predictions at 0.99: over-confident by 0.19
     assert expected_calibration_error(y, np.full(10, 0.99)) == pytest.approx(0.19)
-    # a confident negative counts with its own confidence (1 - p)
+    # confident and right at both ends: nothing to correct
     assert expected_calibration_error([0, 1], np.array([0.0, 1.0])) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="must match"):
         expected_calibration_error([0, 1, 1], np.array([0.2, 0.7]))
