@@ -6,7 +6,8 @@ One module per idea; each opens with the notebook section that teaches it.
   Tomatoes), ``models`` (which encoder, loaded safely; ``hub``, ``distilbert_layout``),
   ``paths`` (shipped files, the one folder the course writes to), ``progress``, ``exercises``
 * 00 overview: ``landscape``, ``retrieval``, ``evaluate``; the decoder from 02
-* 01 attention: ``attention``, ``positional``, ``transformer``, ``bert``, ``architecture``
+* 01 attention: ``attention``, ``positional``, ``transformer``, ``bert``, ``architecture``,
+  ``seq2seq``
 * 02 looking inside: ``attention_views``, ``offline_views``, ``neuron_view``, ``decoder``,
   ``decoder_training``, ``sampling``, ``gpt2``
 * 03 embeddings: ``embeddings``, ``static_embeddings``, ``reduction``, ``clustering``,

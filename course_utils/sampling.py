@@ -103,6 +103,41 @@ def text_log_prob(model: nn.Module, tokenizer: Any, text: str) -> float:
     return total / (len(ids) - 1)
 
 
+class BigramReference:
+    """A fixed reference model to score samples with: token bigrams counted on a corpus, add-one
+    smoothed. It shares nothing with the decoder being sampled, so "typical text scores higher"
+    is a claim about the samples, not about the model that drew them. Taught in notebook 00.
+    """
+
+    def __init__(self, texts: Sequence[str], tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.vocab_size = len(tokenizer)
+        pairs: dict[tuple[int, int], int] = {}
+        firsts: dict[int, int] = {}
+        for text in (t for t in texts if t.strip()):
+            ids = self._ids(text)
+            for a, b in zip(ids[:-1], ids[1:], strict=True):
+                pairs[a, b] = pairs.get((a, b), 0) + 1
+                firsts[a] = firsts.get(a, 0) + 1
+        if not pairs:
+            raise ValueError("BigramReference needs texts with at least one token")
+        self.pairs, self.firsts = pairs, firsts
+
+    def _ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text)["input_ids"])  # with the tokenizer's start/end marks
+
+    def log_prob(self, text: str) -> float:
+        """Mean log-probability per bigram of ``text`` (natural log; add-one smoothing)."""
+        if not text.strip():
+            raise ValueError("text has no tokens to score; pass a non-empty text")
+        ids = self._ids(text)
+        total = 0.0
+        for a, b in zip(ids[:-1], ids[1:], strict=True):
+            count = self.pairs.get((a, b), 0) + 1
+            total += float(np.log(count / (self.firsts.get(a, 0) + self.vocab_size)))
+        return total / (len(ids) - 1)
+
+
 def _vocab_tokens(model: nn.Module, tokenizer: Any) -> list[str]:
     ids = model.token_ids.tolist() if isinstance(model, TinyGPT) else range(_vocab_size(model))
     return tokenizer.convert_ids_to_tokens(list(ids))

@@ -63,6 +63,9 @@ class TrainConfig:
     seed: int = 42
     mixed_precision: bool = True  # on CUDA only: notebook.autocast_dtype (bf16, or fp16+scaler)
     eval_batch_size: int = 128
+    # AdamW's fused kernel on CPU and CUDA, Trainer's default optimizer too: one kernel over all
+    # parameters instead of PyTorch's default loop over them (bench/bench_finetune.py)
+    fused_optimizer: bool = True
 
 
 # Notebook 05's PyTorch linear head on frozen features: more epochs, a larger step and
@@ -249,12 +252,14 @@ def _setup(
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]  # no weight decay on biases and LayerNorm
     no_decay = [p for p in params if p.ndim < 2]
+    fused = config.fused_optimizer and device.type in ("cpu", "cuda")
     optimizer = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": config.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
         lr=config.lr,
+        fused=fused or None,  # None: PyTorch's default implementation
     )
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total = steps_per_epoch * config.epochs

@@ -304,3 +304,16 @@ def test_sampling_follows_the_model_to_its_device(tokenizer) -> None:
     probs, tokens = sp.next_token_probs(model, tokenizer, "the film")
     assert isinstance(text, str) and probs.shape == (len(tokens),)
     assert seen and all(d == next(model.parameters()).device for d in seen)
+
+
+def test_bigram_reference_prefers_text_like_its_corpus(tokenizer) -> None:
+    corpus = ["the film is good", "the film is bad", "a good film", "the plot is bad"]
+    reference = sp.BigramReference(corpus, tokenizer)
+    typical = reference.log_prob("the film is good")
+    shuffled = reference.log_prob("good is film the")
+    assert typical > shuffled  # seen bigrams score higher than unseen ones
+    assert typical < 0 and reference.log_prob("the film is good") == typical
+    with pytest.raises(ValueError, match="no tokens"):
+        reference.log_prob("  ")
+    with pytest.raises(ValueError, match="at least one token"):
+        sp.BigramReference(["", " "], tokenizer)

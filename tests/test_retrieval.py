@@ -50,3 +50,21 @@ def test_centrality_and_summary() -> None:
     texts = ["a", "b", "c", "d"]
     assert retrieval.extractive_summary(texts, vecs, k=2) in (["a", "b"], ["b", "c"])
     assert retrieval.extractive_summary(texts, vecs, k=1) == ["b"]
+
+
+def test_summary_vs_random_scores_on_the_held_out_half() -> None:
+    rng = np.random.default_rng(0)
+    # a tight bundle around one direction plus scattered noise: the centre represents the set
+    bundle = np.array([1.0, 0.0, 0.0]) + 0.1 * rng.standard_normal((40, 3))
+    noise = rng.standard_normal((40, 3))
+    score, random_scores = retrieval.summary_vs_random(np.vstack([bundle, noise]), k=3, trials=200)
+    assert random_scores.shape == (200,)
+    assert (random_scores < score).mean() >= 0.9  # central sentences beat random ones
+    same, again = retrieval.summary_vs_random(np.vstack([bundle, noise]), k=3, trials=200)
+    assert same == score and np.array_equal(again, random_scores)  # seeded
+    # no structure at all: the "summary" is no better than chance, so the check can fail
+    flat = rng.standard_normal((80, 16))
+    score, random_scores = retrieval.summary_vs_random(flat, k=3, trials=500, seed=3)
+    assert (random_scores < score).mean() < 0.99
+    with pytest.raises(ValueError, match="at least 8 sentences"):
+        retrieval.summary_vs_random(VECS, k=3)

@@ -79,6 +79,8 @@ def test_render_formats_values_and_names_model_and_data(tmp_path: Path) -> None:
         ("{{ result 05_x nope }}", "recorded no 'nope' .*has: auc"),
         ("{{ source 09_missing }}", "no record_results output"),
         ("{{ model 09_missing }}", "no record_results output"),
+        ("{{ lecture test nope }}", "lecture's table has no"),
+        ("{{ bound 04_bertopic_rotten_tomatoes final_topics }}", "has 2 bounds on 'final_topics'"),
     ],
 )
 def test_render_errors_name_what_is_missing(tmp_path: Path, template: str, message: str) -> None:
@@ -86,6 +88,27 @@ def test_render_errors_name_what_is_missing(tmp_path: Path, template: str, messa
     figures, records = slides.collect([fake_notebook(tmp_path / "05_x.ipynb", None, record)])
     with pytest.raises(slides.SlidesError, match=message):
         slides.render(template, figures, records)
+
+
+def test_lecture_and_bound_placeholders_read_the_one_table_and_the_claims() -> None:
+    from course_utils.evaluate import LECTURE_DISTILBERT
+    from course_utils.tooling.stability import bounds_for
+
+    text, _ = slides.render(
+        "{{ lecture test raw }} {{ lecture train fine_tuned .2f }} "
+        "{{ bound 03_contextual_embeddings max_abs_ari }}",
+        {},
+        {},
+    )
+    (ari,) = [
+        b.limit for b in bounds_for("03_contextual_embeddings") if b.quantity == "max_abs_ari"
+    ]
+    expected = [
+        f"{LECTURE_DISTILBERT['test', 'raw']:.3f}",
+        f"{LECTURE_DISTILBERT['train', 'fine-tuned']:.2f}",
+        slides.format_value(ari),
+    ]
+    assert text.split() == expected
 
 
 def test_tagged_cell_without_image_is_an_error(tmp_path: Path) -> None:

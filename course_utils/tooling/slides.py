@@ -10,7 +10,15 @@ from the executed notebooks, so the slides never drift from what the notebooks c
 * ``{{ source NOTEBOOK }}``: the model and data that produced that notebook's numbers;
   ``{{ model NOTEBOOK }}`` and ``{{ data NOTEBOOK }}``: each on its own;
 * ``{{ colab NOTEBOOK }}`` / ``{{ repo NOTEBOOK }}``: links built from
-  :func:`course_utils.course_repo`.
+  :func:`course_utils.course_repo`;
+* ``{{ lecture SPLIT COLUMN }}``: the lecture's own DistilBERT number, from the one cited table
+  :data:`course_utils.evaluate.LECTURE_DISTILBERT` (e.g. ``{{ lecture test raw }}``);
+* ``{{ bound NOTEBOOK QUANTITY }}``: the limit a notebook's claim puts on a quantity
+  (:data:`course_utils.tooling.stability.BOUNDS`), so a slide quoting it cannot drift from the
+  check.
+
+No number is typed into the deck's prose: ``tests/test_typed_numbers.py`` fails on any digit
+outside placeholders, code, math and a short allow-list.
 
 Marp CLI (pinned in ``slides/package.json``) then renders a self-contained HTML deck (images
 inlined, math typeset by MathJax at build time, no CDN) and a PDF through headless Chromium.
@@ -41,7 +49,9 @@ SLIDES_DIR = Path("slides")
 NOTEBOOK_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "slides"
 TAG_PREFIX = "slide:"
-PLACEHOLDER = re.compile(r"\{\{\s*(figure|result|source|model|data|colab|repo)\s+([^}]*?)\s*\}\}")
+PLACEHOLDER = re.compile(
+    r"\{\{\s*(figure|result|source|model|data|colab|repo|lecture|bound)\s+([^}]*?)\s*\}\}"
+)
 
 
 class SlidesError(RuntimeError):
@@ -146,6 +156,24 @@ def render(
             return f"{rec['model']} on {rec['data']}"
         if kind in ("model", "data"):
             return str(record_of(args[0])[kind])
+        if kind == "lecture":
+            from course_utils.evaluate import LECTURE_DISTILBERT
+
+            key = (args[0], args[1].replace("_", "-"))
+            if key not in LECTURE_DISTILBERT:
+                raise SlidesError(
+                    f"The lecture's table has no {key} (it has: {sorted(LECTURE_DISTILBERT)})."
+                )
+            return format_value(LECTURE_DISTILBERT[key], args[2] if len(args) > 2 else ".3f")
+        if kind == "bound":
+            from course_utils.tooling.stability import bounds_for
+
+            limits = [b.limit for b in bounds_for(args[0]) if b.quantity == args[1]]
+            if len(limits) != 1:
+                raise SlidesError(
+                    f"'{args[0]}' has {len(limits)} bounds on '{args[1]}' (one is needed)."
+                )
+            return format_value(limits[0], args[2] if len(args) > 2 else None)
         return colab_url(args[0]) if kind == "colab" else repo_url(args[0])
 
     return PLACEHOLDER.sub(fill, template), used
