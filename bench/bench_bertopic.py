@@ -24,10 +24,8 @@ capped to ``--threads`` in every pool. Writes ``bench/results/bertopic.md`` and 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -105,21 +103,16 @@ def main() -> None:
     import torch
     import umap
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from record import append_jsonl, run_context
+
+    versions = {"bertopic": bertopic.__version__, "umap": umap.__version__,
+                "torch": torch.__version__}  # fmt: skip
     row = {
-        "command": "python " + " ".join(sys.argv),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
-        "versions": {
-            "bertopic": bertopic.__version__,
-            "umap": umap.__version__,
-            "torch": torch.__version__,
-        },  # fmt: skip
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible",
+        **run_context(load_before, versions, load_after),
         "threads": args.threads,
         "records": records,
     }
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from record import append_jsonl
 
     append_jsonl(RESULTS / "bertopic.jsonl", row)
     course = next(r for r in records if r["contender"] == "course pipeline")

@@ -16,11 +16,7 @@ Appends the result, with the command, date, load average and versions, to
 from __future__ import annotations
 
 import argparse
-import cProfile
-import datetime
 import os
-import platform
-import pstats
 import sys
 import time
 from pathlib import Path
@@ -31,18 +27,6 @@ def cap_threads(threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ["TOKENIZERS_PARALLELISM"] = "true" if threads > 1 else "false"
-
-
-def profile_line(fn, top: int = 4) -> str:
-    """The ``top`` functions by own time in one call of ``fn``, with their share of the call."""
-    profiler = cProfile.Profile()
-    profiler.enable()
-    fn()
-    profiler.disable()
-    stats = pstats.Stats(profiler)
-    total = sum(row[2] for row in stats.stats.values())  # own time of every function
-    rows = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:top]
-    return ", ".join(f"{name[2]} {row[2] / total:.0%}" for name, row in rows)
 
 
 def main() -> None:
@@ -58,7 +42,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from record import append_jsonl
+    from record import append_jsonl, profile_line, run_context
 
     from course_utils.data import load_rotten_tomatoes
     from course_utils.embeddings import encode
@@ -104,7 +88,7 @@ def main() -> None:
         f"{rate['course_utils (batch 64)'] / best_st:.2f}x"
     )
     print(f"  min cosine between the two embeddings: {cosine:.6f}")
-    profiles = {label: profile_line(fn) for label, fn in contenders.items()}
+    profiles = {label: profile_line(fn, top=4) for label, fn in contenders.items()}
     for label, line in profiles.items():
         print(f"  profile, {label}: {line}")
     # Where the gain comes from: the same kernels (the profile lines), but fewer tokens through
@@ -132,15 +116,14 @@ def main() -> None:
     append_jsonl(
         Path(__file__).resolve().parent / "results" / "encode.jsonl",
         {
-            "command": "python " + " ".join(sys.argv),
-            "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-            "versions": {
-                "torch": torch.__version__,
-                "transformers": transformers.__version__,
-                "sentence_transformers": sentence_transformers.__version__,
-            },
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible",
+            **run_context(
+                load_before,
+                {
+                    "torch": torch.__version__,
+                    "transformers": transformers.__version__,
+                    "sentence_transformers": sentence_transformers.__version__,
+                },
+            ),
             "threads": args.threads,
             "sentences": args.n,
             "sentences_per_s": {k: round(v, 1) for k, v in rate.items()},

@@ -24,11 +24,8 @@ versions; the last run is also written to ``bench/results/finetune.md``.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import datetime
 import os
 import platform
-import pstats
 import sys
 import tempfile
 from pathlib import Path
@@ -39,7 +36,7 @@ from torch import nn
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import append_jsonl  # noqa: E402
+from record import append_jsonl, profile_line, run_context  # noqa: E402
 
 from course_utils.classifier import ClassificationData, TextClassifier  # noqa: E402
 from course_utils.data import load_rotten_tomatoes  # noqa: E402
@@ -61,18 +58,6 @@ class WithLoss(nn.Module):
     def forward(self, input_ids, attention_mask, labels):  # noqa: D102
         logits = self.classifier(input_ids, attention_mask)
         return {"loss": nn.functional.cross_entropy(logits, labels), "logits": logits}
-
-
-def profile_line(fn, top: int = 5) -> str:
-    """The ``top`` functions by own time in one call of ``fn``, with their share of the call."""
-    profiler = cProfile.Profile()
-    profiler.enable()
-    fn()
-    profiler.disable()
-    stats = pstats.Stats(profiler).stats
-    total = sum(row[2] for row in stats.values())
-    rows = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
-    return ", ".join(f"{name[2]} {row[2] / total:.0%}" for name, row in rows)
 
 
 def fresh_classifier() -> TextClassifier:
@@ -148,23 +133,22 @@ def main() -> None:
             print(f"round {round_ + 1}: {key} {rates[key][-1]:.1f} samples/s", flush=True)
     # where each spends its time: one profiled warm-up-sized round of each
     profiles = {
-        "course_utils.fit": profile_line(lambda: run_fit(warm_ours)),
-        "transformers.Trainer": profile_line(lambda: run_trainer(warm_theirs)),
+        "course_utils.fit": profile_line(lambda: run_fit(warm_ours), top=5),
+        "transformers.Trainer": profile_line(lambda: run_trainer(warm_theirs), top=5),
     }
     median = {k: float(np.median(v)) for k, v in rates.items()}
     ratio = median["course_utils.fit"] / median["transformers.Trainer"]
     import transformers
 
     row = {
-        "command": "python " + " ".join(sys.argv),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-        "versions": {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-        },  # fmt: skip
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible",
+        **run_context(
+            load_before,
+            {
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "python": platform.python_version(),
+            },
+        ),
         "model": name,
         "samples_per_round": args.steps * args.batch_size,
         "batch_size": args.batch_size,
