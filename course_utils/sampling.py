@@ -9,6 +9,7 @@ same sample wherever the logits were computed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -112,13 +113,12 @@ class BigramReference:
     def __init__(self, texts: Sequence[str], tokenizer: Any) -> None:
         self.tokenizer = tokenizer
         self.vocab_size = len(tokenizer)
-        pairs: dict[tuple[int, int], int] = {}
-        firsts: dict[int, int] = {}
+        pairs: Counter[tuple[int, int]] = Counter()
+        firsts: Counter[int] = Counter()
         for text in (t for t in texts if t.strip()):
             ids = self._ids(text)
-            for a, b in zip(ids[:-1], ids[1:], strict=True):
-                pairs[a, b] = pairs.get((a, b), 0) + 1
-                firsts[a] = firsts.get(a, 0) + 1
+            pairs.update(zip(ids[:-1], ids[1:], strict=True))
+            firsts.update(ids[:-1])
         if not pairs:
             raise ValueError("BigramReference needs texts with at least one token")
         self.pairs, self.firsts = pairs, firsts
@@ -133,8 +133,7 @@ class BigramReference:
         ids = self._ids(text)
         total = 0.0
         for a, b in zip(ids[:-1], ids[1:], strict=True):
-            count = self.pairs.get((a, b), 0) + 1
-            total += float(np.log(count / (self.firsts.get(a, 0) + self.vocab_size)))
+            total += float(np.log((self.pairs[a, b] + 1) / (self.firsts[a] + self.vocab_size)))
         return total / (len(ids) - 1)
 
 
