@@ -2,7 +2,9 @@
 #   make run     set up .venv on first use, execute every notebook, summary in build/
 #   make test    ruff, unit tests, nbval over every notebook
 #   make nbval-perturbed  nbval again as on another CPU (1 thread, AVX2 kernels, cold cache)
-#   make learner the course from the wheel in an empty folder, with a DistilBERT-layout model
+#   make online  the course as most learners run it: a no-extras wheel, an empty folder, the Hub
+#                (a loopback Hub here), then again offline from the cache it left
+#   make gpu-check  notebooks 01 and 05 on a CUDA GPU, results in build/gpu-check/
 #   make lab     JupyterLab on the course
 #   make slides  the lecture deck, HTML and PDF, in build/slides/
 #   make refresh re-run the notebooks in place (NB=notebooks/NN_x.ipynb for one)
@@ -16,8 +18,9 @@ PY := $(VENV)/bin/python
 # The lock file: exact versions of everything the committed outputs were produced with.
 LOCK ?= constraints.txt
 TORCH_VERSION ?= $(or $(shell sed -n 's/^torch==//p' constraints.txt 2>/dev/null),2.13.0)
-# Where pip finds torch. Empty: the machine's pip configuration (here a local CPU wheel).
-# Elsewhere, to avoid a multi-GB CUDA build: TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Where pip finds torch. Empty: the machine's pip configuration: on the course's own machines a
+# local CPU wheel, on a learner's Linux machine PyPI's CUDA build (with its nvidia-* packages).
+# Either works. To avoid the multi-GB CUDA build: TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 
 # A folder of the Rotten Tomatoes files next to the checkout is used when it exists (as on
@@ -36,19 +39,24 @@ NBVAL_ENV := COURSE_MODEL=bundled
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	--nbval-cell-timeout=1800
 
-.PHONY: help install chromium run refresh test lint unit data-check nbval nbval-perturbed learner lab bench \
-	slides lock clean
+.PHONY: help install chromium run refresh test lint unit data-check nbval nbval-perturbed online \
+	gpu-check lab bench slides lock clean
 
 help:
-	@sed -n '1,11p' Makefile
+	@sed -n '1,13p' Makefile
 
-# The venv is rebuilt when pyproject.toml changes. torch comes first, pinned, from the CPU
-# wheel: a bare torch requirement would pull a multi-GB CUDA build.
+# The venv is rebuilt when pyproject.toml or the lock changes. torch comes first, pinned, from
+# wherever pip takes it (see TORCH_INDEX); then the lock's exact set with --no-deps, so pip does
+# no resolver search (a search through the CUDA build's nvidia-* versions can fail with
+# resolution-too-deep); then the course itself, whose resolver pass finds everything installed
+# and adds only what this platform needs beyond the lock; pip check confirms the result.
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(if $(LOCK),$(PY) -m pip install --quiet --no-deps -r $(LOCK))
 	$(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
+	$(PY) -m pip check
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
 	touch $@
 
@@ -97,11 +105,18 @@ nbval-perturbed: install chromium data-check
 	env $$($(PY) -m course_utils.tooling.stability env) $(NBVAL_ENV) COURSE_CACHE_DIR=$(PERTURBED_CACHE) \
 		$(PY) -m pytest $(NBVAL_FLAGS) notebooks -q -p no:cacheprovider
 
-# The course as a learner gets it: the wheel installed in a fresh environment, the notebooks in an
-# empty folder, run top to bottom (asserts, no output comparison) with the bundled MiniLM
-# rewritten as a DistilBertModel (COURSE_MODEL=distilbert-layout). Summary: build/learner/.
-learner: install data-check
-	$(PY) tests/learner_simulation.py
+# The course as most learners run it (Colab, a laptop online): the wheel with no extras in a
+# fresh environment, the notebooks in an empty folder, DistilBERT and the data from the Hub (a
+# loopback Hub serving repos shaped like the real ones: tests/loopback_hub.py), then the same
+# notebooks offline from the cache the first run left. COURSE_PROFILE=ci shortens notebook 05's
+# fine-tuning there. Summary and the Hub endpoints called: build/online/.
+online: install data-check
+	$(PY) tests/online_course.py
+
+# On a machine with a CUDA GPU: notebooks 01 and 05 on the GPU (fine-tuning from scratch, with
+# mixed precision), device, times and AUCs in build/gpu-check/results.json.
+gpu-check: install data-check
+	$(PY) bench/gpu_check.py
 
 lab: install
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -117,7 +132,9 @@ bench: install
 # Local version labels (torch's +cpu) are dropped: `torch==2.13.0` admits the CPU wheel and PyPI's.
 lock:
 	{ echo "# The lock file: exact versions the committed notebook outputs were produced with."; \
-	  echo "# make installs with -c constraints.txt; refresh with 'make lock' (README)."; \
+	  echo "# make installs torch, then this exact set with --no-deps; refresh with 'make lock' (README)."; \
+	  echo "# Made with torch's CPU wheel ($$($(PY) -c 'import torch; print(torch.__version__)'), $$(uname -sm), Python $$($(PY) -c 'import platform; print(platform.python_version())')): PyPI's"; \
+	  echo "# CUDA build of the same version works too; its nvidia-*/cuda-*/triton packages come with torch."; \
 	  $(PY) -m pip freeze --exclude-editable --exclude course_utils | sed 's/+[a-z0-9.]*$$//'; \
 	} > constraints.txt
 

@@ -197,7 +197,16 @@ _DISTILBERT_RENAMES = (  # DistilBERT names -> BERT names (same post-norm block)
 )
 
 
-_HEADS = ("cls.", "classifier.", "qa_outputs.", "pre_classifier.", "vocab_", "pooler.")
+# Task heads on top of the encoder: BERT's MLM/NSP (cls.), DistilBERT's MLM (vocab_*),
+# sequence classification and question answering. Names as bert_name gives them.
+TASK_HEADS = ("cls.", "classifier.", "qa_outputs.", "pre_classifier.", "vocab_")
+
+
+def is_task_head(name: str) -> bool:
+    """Whether a weight (named as :func:`bert_name` names it) belongs to a task head, not to the
+    encoder. The one rule for every reader of checkpoints: :class:`BertEncoder` and the neuron
+    view (:mod:`course_utils.neuron_view`)."""
+    return name.startswith(TASK_HEADS)
 
 
 def bert_name(name: str) -> str:
@@ -227,7 +236,7 @@ def split_bert_state_dict(
     converted, ignored = {}, []
     for original, tensor in state_dict.items():
         name = bert_name(original)
-        if name.startswith(_HEADS) or name.endswith("position_ids"):
+        if is_task_head(name) or name.startswith("pooler.") or name.endswith("position_ids"):
             ignored.append(original)
             continue
         for pattern, replacement in _BERT_RENAMES:

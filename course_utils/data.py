@@ -6,8 +6,8 @@ Resolution order of :func:`load_rotten_tomatoes`:
 
 1. an explicit folder (``source=...``) or the ``COURSE_DATA_DIR`` environment variable,
    a folder holding ``rt-polarity.pos`` and ``rt-polarity.neg`` (Pang & Lee, v1.0);
-2. the ``rotten_tomatoes`` dataset on the Hugging Face Hub, when :mod:`course_utils.hub`
-   decides the Hub can be used (one short probe per process);
+2. the ``cornell-movie-review-data/rotten_tomatoes`` dataset on the Hugging Face Hub, when
+   :mod:`course_utils.hub` decides the Hub can be used (one short probe per process);
 3. otherwise a :class:`DataError` that says how to provide the data, at once (no waiting on
    connection retries). :func:`check_available` makes that decision without loading anything,
    so ``make run`` stops in a second when there is no data.
@@ -31,7 +31,9 @@ if TYPE_CHECKING:  # `datasets` is imported where it is used: checking the data 
     from datasets import DatasetDict, Features
 
 DATA_ENV_VAR = "COURSE_DATA_DIR"
-HUB_DATASET = "rotten_tomatoes"
+# The dataset's namespaced id: current huggingface_hub refuses the legacy one-segment
+# "rotten_tomatoes" before any request (HfUriError), even though the Hub redirects it.
+HUB_DATASET = "cornell-movie-review-data/rotten_tomatoes"
 POS_FILE = "rt-polarity.pos"
 NEG_FILE = "rt-polarity.neg"
 CHECKSUM_FILE = "SHA256SUMS"
@@ -112,8 +114,7 @@ def hub_cache_has_dataset() -> bool:
     if not cache:
         home = os.environ.get("HF_HOME", "").strip()
         cache = str(Path(home) / "hub") if home else str(Path.home() / ".cache/huggingface/hub")
-    folder = Path(cache).expanduser()
-    return folder.is_dir() and any(folder.glob(f"datasets--*{HUB_DATASET}"))
+    return (Path(cache).expanduser() / f"datasets--{HUB_DATASET.replace('/', '--')}").is_dir()
 
 
 def check_available(source: str | os.PathLike[str] | None = None) -> DataSource:
@@ -256,12 +257,21 @@ def load_from_folder(folder: str | os.PathLike[str], expect_full: bool = True) -
     return split_polarity(pos, neg)
 
 
+def _hub_errors() -> tuple[type[BaseException], ...]:
+    """What a failed Hub download raises: ``OSError`` (connection, offline mode, HTTP status,
+    not found) and huggingface_hub's ``HfUriError`` (a ``ValueError``: an id or revision the
+    client refuses before any request). Other errors are bugs and keep their own type."""
+    from huggingface_hub import errors
+
+    return (OSError, *(e for e in (getattr(errors, "HfUriError", None),) if e is not None))
+
+
 def _load_from_hub() -> DatasetDict:
     from datasets import DatasetDict, load_dataset
 
     try:
         ds = load_dataset(HUB_DATASET)
-    except OSError as err:  # connection, offline mode, HTTP status, not found: all OSErrors
+    except _hub_errors() as err:
         raise DataError(
             f"Could not load '{HUB_DATASET}' from the Hugging Face Hub "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {_HOW_TO}"

@@ -16,7 +16,7 @@ from course_utils.decoder import TinyGPT
 from course_utils.sampling import _prompt_ids
 
 
-def load_gpt2(name: str = "gpt2") -> tuple[Any, nn.Module]:
+def load_gpt2(name: str = "openai-community/gpt2") -> tuple[Any, nn.Module]:
     """GPT-2 from the Hugging Face Hub (or its local cache) as ``(tokenizer, model)``.
 
     Safetensors weights only, eager attention so that its attention can be drawn; use it with

@@ -25,7 +25,9 @@ from typing import Any, NamedTuple
 
 from course_utils.hub import hub_status  # noqa: F401 - re-exported: notebooks import it here
 
-DEFAULT_HUB_MODEL = "distilbert-base-uncased"
+# Namespaced ids: the Hub redirects the legacy "distilbert-base-uncased", but its cache folder
+# and the client's id checks follow the id asked for.
+DEFAULT_HUB_MODEL = "distilbert/distilbert-base-uncased"
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_ALIASES = {"bundled", "all-minilm-l6-v2", BUNDLED_MODEL.lower()}
 MODEL_ENV_VAR = "COURSE_MODEL"

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from course_utils.attention_views import _stable_ids
-from course_utils.bert import bert_name
+from course_utils.bert import bert_name, is_task_head
 from course_utils.paths import course_subdir
 
 NEURON_CACHE_SUBDIR = "neuron_view"
@@ -29,6 +29,8 @@ NEURON_CACHE_SUBDIR = "neuron_view"
 _NEURON_PARAMS = re.compile(r"window\.bertviz_params = (\{.*\})")
 
 
+_FORMAT = 2  # bump when the converted folder changes (2: tokenizer_class always named)
+_TOKENIZER_CLASS = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer"}
 _TOKENIZER_FILES = (
     "vocab.txt",
     "tokenizer.json",
@@ -82,14 +84,15 @@ def _neuron_state_dict(
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
         name = bert_name(key)
-        if name.endswith("position_ids"):
+        if name.endswith("position_ids") or is_task_head(name):  # BertEncoder's rule too
             continue
         out[name] = tensor.contiguous()
+    hidden = neuron_config["hidden_size"]
     if config.get("model_type") == "distilbert":
-        # DistilBERT has no segment embeddings and no pooler: zero segments change nothing,
-        # the pooler is not used by the attention the view shows
-        hidden = neuron_config["hidden_size"]
+        # DistilBERT has no segment embeddings: zero segments change nothing
         out["embeddings.token_type_embeddings.weight"] = torch.zeros(2, hidden)
+    if "pooler.dense.weight" not in out:
+        # DistilBERT and masked-LM checkpoints have no pooler; the view's attention never uses it
         out["pooler.dense.weight"] = torch.zeros(hidden, hidden)
         out["pooler.dense.bias"] = torch.zeros(hidden)
     return out
@@ -119,7 +122,7 @@ def convert_for_neuron_view(
         raise FileNotFoundError(
             f"{src} needs config.json and model.safetensors (only safetensors weights are read)"
         )
-    digest = hashlib.sha256(config_file.read_bytes())
+    digest = hashlib.sha256(f"format {_FORMAT}".encode() + config_file.read_bytes())
     with weights.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 24), b""):
             digest.update(block)
@@ -138,6 +141,12 @@ def convert_for_neuron_view(
     for name in _TOKENIZER_FILES:
         if (src / name).is_file():
             shutil.copy2(src / name, tmp / name)
+    # The folder's config.json is BertViz's (no model_type), so the tokenizer class must be
+    # named: the real distilbert-base-uncased's tokenizer_config.json names none.
+    tok_config_file = tmp / "tokenizer_config.json"
+    tok_config = json.loads(tok_config_file.read_text()) if tok_config_file.is_file() else {}
+    tok_config.setdefault("tokenizer_class", _TOKENIZER_CLASS[config["model_type"]])
+    tok_config_file.write_text(json.dumps(tok_config, indent=2), encoding="utf-8")
     save_file(state, str(tmp / "model.safetensors"))
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)

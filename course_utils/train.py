@@ -25,7 +25,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,29 @@ class TrainConfig:
     # AdamW's fused kernel on CPU and CUDA, Trainer's default optimizer too: one kernel over all
     # parameters instead of PyTorch's default loop over them (bench/bench_finetune.py)
     fused_optimizer: bool = True
+
+
+PROFILE_ENV_VAR = "COURSE_PROFILE"
+CI_PROFILE = "ci"
+CI_MAX_EPOCHS = 1  # fine-tuning epochs under COURSE_PROFILE=ci
+CI_MIN_TRAINABLE = 1_000_000  # runs training fewer parameters (a head) are cheap: never shortened
+
+
+def profiled_config(model: nn.Module, config: TrainConfig) -> TrainConfig:
+    """``config`` as the course profile runs it: unchanged, except under ``COURSE_PROFILE=ci``
+    (CI's extra jobs, such as ``make online``), where a run that trains the encoder (over a
+    million trainable parameters) trains at most :data:`CI_MAX_EPOCHS` epoch. ``make run``
+    sets no profile and trains in full. :func:`fit` and :func:`run_key` both apply it (a
+    shortened run never shares a checkpoint folder with a full one) and ``fit`` says so."""
+    profile = os.environ.get(PROFILE_ENV_VAR, "").strip().lower()
+    if not profile:
+        return config
+    if profile != CI_PROFILE:
+        raise ValueError(f"{PROFILE_ENV_VAR}={profile!r}: the only profile is {CI_PROFILE!r}")
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if trainable < CI_MIN_TRAINABLE or config.epochs <= CI_MAX_EPOCHS:
+        return config
+    return replace(config, epochs=CI_MAX_EPOCHS)
 
 
 # Notebook 05's PyTorch linear head on frozen features: more epochs, a larger step and
@@ -189,7 +212,11 @@ def fit(
     :func:`_evaluate_epoch` (validation, best weights, patience) and
     :func:`~course_utils.checkpoint.save_checkpoint`; last, the best epoch's weights.
     """
-    config = config or TrainConfig()
+    asked = config or TrainConfig()
+    config = profiled_config(model, asked)
+    if config != asked:
+        print(f"{PROFILE_ENV_VAR}={CI_PROFILE}: {config.epochs} epoch instead of {asked.epochs} "
+              "(a shortened run for CI; make run trains them all)")  # fmt: skip
     _check_classes(train, val)
     run = _setup(model, train, config, device)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -360,7 +387,7 @@ def run_key(model: nn.Module, *datasets: ClassificationData, config: TrainConfig
     checkpoint and :func:`fit` returns at once (notebook 05 caches its runs this way).
     """
     digest = hashlib.sha256(model_fingerprint(model).encode())
-    digest.update(repr(config).encode())
+    digest.update(repr(profiled_config(model, config)).encode())
     digest.update(str([n for n, p in model.named_parameters() if p.requires_grad]).encode())
     for data in datasets:
         digest.update(data.labels.numpy().tobytes())

@@ -91,14 +91,14 @@ def test_local_distilbert_folder(tmp_path: Path, empty_hf_cache: Path) -> None:
 
 def test_default_prefers_distilbert_in_hf_cache(empty_hf_cache: Path) -> None:
     """When the local HF cache holds the lecture's model, the default resolves to it."""
-    repo = empty_hf_cache / "models--distilbert-base-uncased"
+    repo = empty_hf_cache / "models--distilbert--distilbert-base-uncased"
     tiny_distilbert(repo / "snapshots" / "0123abcd")
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
     choice = resolve_encoder()
-    assert (choice.name, choice.source) == ("distilbert-base-uncased", "hf cache")
+    assert (choice.name, choice.source) == ("distilbert/distilbert-base-uncased", "hf cache")
     _, model, name = load_encoder(verbose=False)
-    assert name == "distilbert-base-uncased"
+    assert name == "distilbert/distilbert-base-uncased"
     assert isinstance(model, DistilBertModel)
 
 

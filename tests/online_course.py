@@ -1,0 +1,174 @@
+"""The path most learners take, run for real: ``make online`` (part of CI).
+
+A learner on Colab or on a laptop with the Hub installs the package with pip, with no extras,
+and runs the notebooks with nothing set: the course finds the Hub, downloads DistilBERT and
+the Hub's Rotten Tomatoes, and (on 00 and 02) a generative model. This script does exactly
+that, against the loopback Hub of ``tests/loopback_hub.py`` (``HF_ENDPOINT`` points at it):
+
+1. build the course's wheel and install it, **with no extras**, into a fresh virtual
+   environment (torch first, then the wheel under the lock's constraints: the install the
+   README gives learners);
+2. copy the six notebooks into an empty folder outside the repository and run them top to
+   bottom with the installed runner: no ``COURSE_DATA_DIR``, no ``COURSE_MODEL``, no
+   offline flag, an empty Hugging Face cache. Each notebook's summary must name
+   ``distilbert-base-uncased`` and the Hub's data;
+3. run them again with ``HF_HUB_OFFLINE=1`` on the cache the first run left ("day two, on
+   the train"): same model, same data, from the local cache;
+4. write ``build/online/results.md`` (both runs) and ``build/online/hub_calls.json`` (the
+   endpoint shapes the libraries called); fail on any notebook error and on any request
+   that matched no known endpoint shape.
+
+``COURSE_PROFILE=ci`` (set here) shortens notebook 05's full fine-tuning to what its claims
+need (:mod:`course_utils.classification_profile`); ``make run`` runs the full course.
+Arguments, if any, name the notebooks to run (default: all six). The data comes from
+``$COURSE_DATA_DIR`` (CI: ``../shared/data/rotten_tomatoes``), read only to build the
+loopback Hub's dataset repo; the notebooks never see that variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "online"
+EXPECTED_MODEL = "distilbert-base-uncased"
+EXPECTED_DATA = "Hugging Face Hub: cornell-movie-review-data/rotten_tomatoes"
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def install_no_extras(base: Path) -> Path:
+    """A fresh virtual environment with the wheel and its base dependencies only (no
+    ``[dev]``), installed as the README tells learners; returns its python."""
+    wheels = base / "wheels"
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+          "-w", str(wheels), str(ROOT)], cwd=base)  # fmt: skip
+    (wheel,) = wheels.glob("course_utils-*.whl")
+    venv = base / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=base)
+    python = venv / "bin" / "python"
+    lock = ROOT / "constraints.txt"
+    torch = next(line for line in lock.read_text().splitlines() if line.startswith("torch=="))
+    _run([str(python), "-m", "pip", "install", "--quiet", torch], cwd=base)
+    _run([str(python), "-m", "pip", "install", "--quiet", "-c", str(lock), str(wheel)], cwd=base)
+    _run([str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], cwd=base)
+    return python
+
+
+def start_hub(base: Path, data_dir: str) -> tuple[subprocess.Popen, str, Path]:
+    """The loopback Hub in its own process: ``(process, url, file of recorded calls)``."""
+    port_file, calls = base / "hub.url", base / "hub_calls.jsonl"
+    hub = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback_hub.py"), data_dir,
+                            str(port_file), str(calls)])  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not port_file.is_file() or not port_file.read_text():
+        if hub.poll() is not None or time.monotonic() > deadline:
+            sys.exit("the loopback Hub did not start")
+        time.sleep(0.5)
+    return hub, port_file.read_text(), calls
+
+
+def learner_env(python: Path, base: Path, hub_url: str, offline: bool) -> dict[str, str]:
+    """A fresh learner's environment: no course, Hub or Jupyter settings but the Hub's address
+    (and, on day two, the offline flag); the fresh environment first; empty caches."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COURSE_", "HF_", "JUPYTER", "TRANSFORMERS_"))}  # fmt: skip
+    env.pop("PYTHONPATH", None)
+    env.update(
+        HF_ENDPOINT=hub_url,
+        HF_HOME=str(base / "hf-home"),
+        COURSE_CACHE_DIR=str(base / "course-cache"),
+        COURSE_PROFILE="ci",
+        JUPYTER_PATH=str(python.parent.parent / "share" / "jupyter"),
+        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def run_notebooks(python: Path, work: Path, names: list[str], env: dict[str, str],
+                  label: str) -> list[dict]:  # fmt: skip
+    """Run the notebooks with the installed runner; return the summary rows, each checked."""
+    build = work / f"build-{label}"
+    subprocess.run([str(python), "-m", "course_utils.tooling.runner", *names, "--build-dir",
+                    str(build)], cwd=work, env=env)  # fmt: skip
+    summary = build / "results.json"
+    runs = json.loads(summary.read_text()) if summary.is_file() else []
+    for row in runs:
+        row["run"] = label
+        record = row.get("record") or {}
+        named = f"{record.get('model', '')} | {record.get('data', '')}"
+        if row["ok"] and record and (EXPECTED_MODEL not in named or EXPECTED_DATA not in named):
+            row["ok"] = False
+            row["error"] = f"results name {named!r}, not {EXPECTED_MODEL} on the Hub's data"
+    OUT.mkdir(parents=True, exist_ok=True)
+    if (build / "results.md").is_file():
+        shutil.copy(build / "results.md", OUT / f"results-{label}.md")
+    return runs
+
+
+def main() -> int:
+    data_dir = os.environ.get("COURSE_DATA_DIR") or str(ROOT.parent / "shared/data/rotten_tomatoes")
+    start = time.perf_counter()
+    shutil.rmtree(OUT, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="course-online-") as tmp:
+        base = Path(tmp)
+        hub, url, calls_file = start_hub(base, data_dir)
+        try:
+            python = install_no_extras(base)
+            installed_s = time.perf_counter() - start
+            work = base / "my-course"  # an empty folder outside the repository
+            work.mkdir()
+            names = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+                           if not p.stem.endswith(".failed"))  # fmt: skip
+            if sys.argv[1:]:
+                names = [n for n in names if n in {Path(a).name for a in sys.argv[1:]}]
+            for name in names:
+                shutil.copy(ROOT / "notebooks" / name, work / name)
+            print(f"online course: no-extras wheel installed in {installed_s:.0f} s; Hub at {url}",
+                  flush=True)  # fmt: skip
+            runs = []
+            for label, offline in (("online", False), ("offline-cache", True)):
+                env = learner_env(python, base, url, offline)
+                runs += run_notebooks(python, work, names, env, label)
+        finally:
+            hub.terminate()
+            hub.wait()
+        calls = [json.loads(line) for line in calls_file.read_text().splitlines()]
+    sys.path.insert(0, str(ROOT / "tests"))
+    from loopback_hub import KNOWN_SHAPES
+
+    shapes = sorted({c["shape"] for c in calls})
+    unknown = [s for s in shapes if s not in KNOWN_SHAPES]
+    (OUT / "hub_calls.json").write_text(json.dumps(
+        {"shapes": shapes, "unknown": unknown, "requests": len(calls),
+         "by_status": {str(s): sum(c["status"] == s for c in calls)
+                       for s in sorted({c["status"] for c in calls})}}, indent=2))  # fmt: skip
+    (OUT / "results.json").write_text(json.dumps(runs, indent=2))
+    seconds = time.perf_counter() - start
+    failed = [f"{r['run']}: {r['notebook']} ({r.get('error', '')[:300]})" for r in runs
+              if not r["ok"]]  # fmt: skip
+    for line in failed:
+        print("FAILED", line)
+    print(f"online course: {len(runs)} notebook runs ({len(names)} online, {len(names)} offline "
+          f"from the cache), {len(failed)} failed; {len(calls)} Hub requests, endpoint shapes: "
+          f"{', '.join(shapes)}; unknown: {unknown or 'none'}; {seconds:.0f} s "
+          f"(summary: {OUT.relative_to(ROOT)}/)")  # fmt: skip
+    return 1 if failed or unknown or len(runs) != 2 * len(names) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
