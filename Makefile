@@ -4,6 +4,7 @@
 #   make nbval-perturbed  nbval again as on another CPU (1 thread, AVX2 kernels, cold cache)
 #   make online  the course as most learners run it: a no-extras wheel, an empty folder, the Hub
 #                (a loopback Hub here), then again offline from the cache it left
+#   make py312   the no-extras wheel on Python 3.12 (Colab's): imports, notebook 01
 #   make gpu-check  notebooks 01 and 05 on a CUDA GPU, results in build/gpu-check/
 #   make lab     JupyterLab on the course
 #   make slides  the lecture deck, HTML and PDF, in build/slides/
@@ -40,10 +41,10 @@ NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_san
 	--nbval-cell-timeout=1800
 
 .PHONY: help install chromium run refresh test lint unit data-check nbval nbval-perturbed online \
-	gpu-check lab bench slides lock clean
+	py312 gpu-check lab bench slides lock clean
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,14p' Makefile
 
 # The venv is rebuilt when pyproject.toml or the lock changes. torch comes first, pinned, from
 # wherever pip takes it (see TORCH_INDEX); then the lock's exact set with --no-deps, so pip does
@@ -112,6 +113,11 @@ nbval-perturbed: install chromium data-check
 # fine-tuning there. Summary and the Hub endpoints called: build/online/.
 online: install data-check
 	$(PY) tests/online_course.py
+
+# Python 3.12 (Colab's): the no-extras wheel in a fresh 3.12 environment (PyPI's torch for 3.12),
+# every module imported, notebook 01 run. PYTHON312= names the interpreter. Not part of CI.
+py312: install
+	$(PY) tests/python312.py
 
 # On a machine with a CUDA GPU: notebooks 01 and 05 on the GPU (fine-tuning from scratch, with
 # mixed precision), device, times and AUCs in build/gpu-check/results.json.

@@ -1,4 +1,8 @@
-"""Run the whole course the way a learner gets it, with another real model: ``make learner``.
+"""The whole course from the wheel, with another real model: ``tests/learner_simulation.py``.
+
+(CI runs ``make online`` instead, ``tests/online_course.py``: a no-extras install against a
+loopback Hub that serves the same weights as ``distilbert-base-uncased``. This script stays for
+``COURSE_MODEL=<any model>`` runs, and its fast install is what ``test_installed_package`` uses.)
 
 1. build the course's wheel and install it, not editable, into a fresh virtual environment
    (its dependencies are this environment's, reached through a ``.pth`` file: nothing is

@@ -49,15 +49,16 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-def install_no_extras(base: Path) -> Path:
-    """A fresh virtual environment with the wheel and its base dependencies only (no
-    ``[dev]``), installed as the README tells learners; returns its python."""
+def install_no_extras(base: Path, interpreter: str = sys.executable) -> Path:
+    """A fresh virtual environment (of ``interpreter``) with the wheel and its base
+    dependencies only (no ``[dev]``), installed as the README tells learners; returns its
+    python."""
     wheels = base / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
           "-w", str(wheels), str(ROOT)], cwd=base)  # fmt: skip
     (wheel,) = wheels.glob("course_utils-*.whl")
     venv = base / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], cwd=base)
+    _run([interpreter, "-m", "venv", str(venv)], cwd=base)
     python = venv / "bin" / "python"
     lock = ROOT / "constraints.txt"
     torch = next(line for line in lock.read_text().splitlines() if line.startswith("torch=="))

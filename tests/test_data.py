@@ -194,7 +194,8 @@ def test_hub_load_failure_gives_instructions(monkeypatch: pytest.MonkeyPatch) ->
         raise ConnectionError("Couldn't reach 'rotten_tomatoes' on the Hub")
 
     monkeypatch.setattr(datasets, "load_dataset", fail)
-    with pytest.raises(DataError, match=r"Could not load 'cornell-movie-review-data/rotten_tomatoes'.*ConnectionError") as e:
+    message = r"Could not load 'cornell-movie-review-data/rotten_tomatoes'.*ConnectionError"
+    with pytest.raises(DataError, match=message) as e:
         load_rotten_tomatoes()
     assert isinstance(e.value.__cause__, ConnectionError)  # the cause is kept, not dropped
 

@@ -108,7 +108,9 @@ def test_lock_pins_every_declared_requirement_within_its_range() -> None:
 def test_make_installs_from_the_lock() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "LOCK ?= constraints.txt" in makefile
+    assert "--no-deps -r $(LOCK)" in makefile  # the exact set, no resolver search
     assert '-c $(LOCK)) -e ".[dev]"' in makefile
+    assert "pip check" in makefile
     assert "TORCH_VERSION ?= $(or $(shell sed -n 's/^torch==//p' constraints.txt" in makefile
 
 

@@ -28,7 +28,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: f
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """``(python of the fresh environment, an empty working folder)``: the wheel installed as
-    ``make learner`` installs it (``tests/learner_simulation.py``)."""
+    ``tests/learner_simulation.py`` installs it."""
     from learner_simulation import install_wheel
 
     base = tmp_path_factory.mktemp("installed")
