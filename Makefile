@@ -4,6 +4,7 @@
 #   make nbval-perturbed  nbval again as on another CPU (1 thread, AVX2 kernels, cold cache)
 #   make online  the course as most learners run it: a no-extras wheel, an empty folder, the Hub
 #                (a loopback Hub here), then again offline from the cache it left
+#   make depth   notebooks 00, 02-05 on a 2-layer cut of the bundled model
 #   make py312   the no-extras wheel on Python 3.12 (Colab's): imports, notebook 01
 #   make gpu-check  notebooks 01 and 05 on a CUDA GPU, results in build/gpu-check/
 #   make lab     JupyterLab on the course
@@ -41,10 +42,10 @@ NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_san
 	--nbval-cell-timeout=1800
 
 .PHONY: help install chromium run refresh test lint unit data-check nbval nbval-perturbed online \
-	py312 gpu-check lab bench slides lock clean
+	depth py312 gpu-check lab bench slides lock clean
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,15p' Makefile
 
 # The venv is rebuilt when pyproject.toml or the lock changes. torch comes first, pinned, from
 # wherever pip takes it (see TORCH_INDEX); then the lock's exact set with --no-deps, so pip does
@@ -113,6 +114,11 @@ nbval-perturbed: install chromium data-check
 # fine-tuning there. Summary and the Hub endpoints called: build/online/.
 online: install data-check
 	$(PY) tests/online_course.py
+
+# Other depths (issue 33): notebooks 00 and 02-05 on the bundled model's first 2 layers in BERT
+# layout; which claims were enforced and which only reported: build/depth/results.md.
+depth: install data-check
+	$(PY) tests/depth_matrix.py
 
 # Python 3.12 (Colab's): the no-extras wheel in a fresh 3.12 environment (PyPI's torch for 3.12),
 # every module imported, notebook 01 run. PYTHON312= names the interpreter. Not part of CI.

@@ -22,14 +22,19 @@ from pathlib import Path
 from online_course import ROOT, _run, install_no_extras
 
 OUT = ROOT / "build" / "py312"
-CANDIDATES = ("python3.12", str(Path.home() / ".pyenv/versions/3.12.1/bin/python3.12"))
+CANDIDATES = (*sorted(map(str, Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))),
+              "python3.12")  # fmt: skip
 
 
 def find_python312() -> str:
+    """The first candidate that runs and is 3.12 (a pyenv shim may exist yet not run)."""
     for candidate in (os.environ.get("PYTHON312", ""), *CANDIDATES):
         found = shutil.which(candidate) if candidate else None
         if found:
-            return found
+            check = subprocess.run([found, "-c", "import sys; print(sys.version_info[:2])"],
+                                   capture_output=True, text=True)  # fmt: skip
+            if check.returncode == 0 and check.stdout.strip() == "(3, 12)":
+                return found
     sys.exit("no Python 3.12 found: set PYTHON312 to its interpreter")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.tooling import stability
-from course_utils.tooling.stability import BOUNDS, Bound, check_claims, spread_table
+from course_utils.tooling.stability import BOUNDS, MEASURED_ON, Bound, check_claims, spread_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def test_bound_holds_margin_and_text() -> None:
 
 
 def test_claims_print_the_same_whatever_the_value(capsys) -> None:
-    source = "model: m; data: d"
+    source = f"model: {MEASURED_ON}; data: d"
     outputs = []
     for accuracy in (0.7712, 0.7739):  # two machines' last digits
         check_claims(
@@ -43,10 +43,27 @@ def test_claims_print_the_same_whatever_the_value(capsys) -> None:
 
 def test_a_false_claim_fails_with_its_value(capsys) -> None:
     with pytest.raises(AssertionError, match=r"classify_test_auc >= 0.8\): measured 0.61"):
-        check_claims("00_llm_overview", {"classify_test_auc": 0.61}, source="s")
+        check_claims("00_llm_overview", {"classify_test_auc": 0.61}, source=f"model: {MEASURED_ON}")
     assert "FAIL" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="sizes match"):
         check_claims(source="s", facts={"sizes match": False})
+
+
+def test_a_fact_of_one_model_is_reported_for_another(capsys) -> None:
+    """Issue 33: with another encoder, BERTopic finding 2 topics is a result, not a crash; the
+    line says which claims were checked and which only reported. A method claim still fails."""
+    check_claims("04_bertopic_rotten_tomatoes", {"default_topics": 2, "final_topics": 1},
+                 source="model: bert-tiny; data: d")  # fmt: skip
+    out = capsys.readouterr().out
+    assert "default_topics = 2 with bert-tiny; claimed for all-MiniLM-L6-v2: >= 100" in out
+    assert "0 checked; 3 reported only" in out and "FAIL" not in out
+    with pytest.raises(AssertionError, match="default_topics >= 100"):
+        check_claims("04_bertopic_rotten_tomatoes", {"default_topics": 2},
+                     source=f"model: {MEASURED_ON}; data: d")  # fmt: skip
+    with pytest.raises(AssertionError, match="val_perplexity_ratio"):  # the method's claim
+        check_claims("02_bertviz_attention", {"val_perplexity_ratio": 0.9}, source="model: x")
+    with pytest.raises(ValueError, match="must name the model"):  # never a silent skip
+        check_claims("04_bertopic_rotten_tomatoes", {"default_topics": 2}, source="data: d")
 
 
 def test_a_typo_or_an_empty_check_is_an_error() -> None:
