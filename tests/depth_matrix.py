@@ -52,22 +52,6 @@ def cut_layers(source: Path, folder: Path, layers: int) -> Path:
     return folder
 
 
-def claim_lines(notebook: Path) -> dict[str, list[str]]:
-    """The claims an executed notebook printed: ``{"enforced": [...], "reported": [...]}``."""
-    import nbformat
-
-    nb = nbformat.read(notebook, as_version=4)
-    found: dict[str, list[str]] = {"enforced": [], "reported": []}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            for line in output.get("text", "").splitlines():
-                if line.startswith("  ok    "):
-                    found["enforced"].append(line[8:])
-                elif line.startswith("  info  "):
-                    found["reported"].append(line[8:])
-    return found
-
-
 def main() -> int:
     from course_utils.models import bundled_model_path
 
@@ -93,10 +77,9 @@ def main() -> int:
         summary = build / "results.json"
         runs = json.loads(summary.read_text()) if summary.is_file() else []
         for run in runs:
-            claims = claim_lines(build / "notebooks" / run["notebook"])
             rows.append({"model": model.name, "notebook": run["notebook"], "ok": run["ok"],
                          "seconds": round(run["seconds"], 1), "error": run.get("error", ""),
-                         **claims})  # fmt: skip
+                         **run["claims"]})  # fmt: skip
     (OUT / "results.json").write_text(json.dumps(rows, indent=2))
     lines = ["| model | notebook | ok | time (s) | claims enforced | reported only |",
              "|---|---|---|---|---|---|"]  # fmt: skip

@@ -80,7 +80,16 @@ def test_summary_table_survives_pipes_and_newlines() -> None:
     run = runner.NotebookRun("02_x", 1.0, ok=False, error="ValueError: a | b\nsecond line")
     row = runner.summarise([run]).splitlines()[-1]
     assert row.startswith("| 02_x | FAILED: ValueError: a \\| b second line | 1.0 |")
-    assert row.count(" | ") == 5  # six cells, as in the header
+    assert row.count(" | ") == 6  # seven cells, as in the header
+
+
+def test_the_runner_counts_claims_checked_and_reported() -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+    text = "Claims (model: m):\n  ok    a (q >= 1)\n  info  b: q = 2 with m; claimed for n: >= 3\n"
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    found = runner.claims_printed(nb)
+    assert found["enforced"] == ["a (q >= 1)"]
+    assert found["reported"] == ["b: q = 2 with m; claimed for n: >= 3"]
 
 
 def make_notebook(path: Path, code: list[str]) -> Path:
@@ -148,7 +157,7 @@ def test_runner_executes_and_summarises(monkeypatch: pytest.MonkeyPatch, tmp_pat
         "results": {"answer": 42},
     }
     summary = (build / "results.md").read_text()
-    assert "| 00_ok | ok |" in summary and "| tiny | toy | answer=42 |" in summary
+    assert "| 00_ok | ok |" in summary and "| tiny | toy | 0 / 0 | answer=42 |" in summary
     assert (
         "| 01_broken | FAILED: AssertionError: course check failed "
         "(in code cell 1, line `assert 1 == 2, 'course check failed'`) |" in summary

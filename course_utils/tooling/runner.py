@@ -46,6 +46,8 @@ class NotebookRun:
     error: str = ""
     record: dict[str, Any] = field(default_factory=dict)
     saved: str = ""  # where the executed copy was written
+    # the claims it printed (stability.check_claims): "enforced" (ok) and "reported" only
+    claims: dict[str, list[str]] = field(default_factory=dict)
 
 
 def discover(folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -201,6 +203,21 @@ def asserts_without_message(path: Path) -> list[str]:
     return found
 
 
+def claims_printed(nb: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """The claims a run printed: ``{"enforced": [...], "reported": [...]}``. Enforced claims
+    are the ``ok`` lines of :func:`course_utils.tooling.stability.check_claims`; reported ones
+    its ``info`` lines, measured facts of another model than the one that ran."""
+    found: dict[str, list[str]] = {"enforced": [], "reported": []}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            for line in str(output.get("text", "")).splitlines():
+                if line.startswith("  ok    "):
+                    found["enforced"].append(line[8:])
+                elif line.startswith("  info  "):
+                    found["reported"].append(line[8:])
+    return found
+
+
 def execute(path: Path, out_path: Path) -> NotebookRun:
     """Execute ``path`` in a fresh kernel (cwd = its folder), save it to ``out_path``.
 
@@ -237,25 +254,28 @@ def execute(path: Path, out_path: Path) -> NotebookRun:
         from course_utils.notebook import results_from_notebook  # imports torch: not at start-up
 
         record = results_from_notebook(out_path) or {}
-    return NotebookRun(path.stem, seconds, not error, error, record, saved=str(out_path))
+    return NotebookRun(path.stem, seconds, not error, error, record, saved=str(out_path),
+                       claims=claims_printed(nb))  # fmt: skip
 
 
 def summarise(runs: list[NotebookRun]) -> str:
-    """A Markdown table: notebook, status, wall time, model, data, headline numbers."""
+    """A Markdown table: notebook, status, wall time, model, data, claims, headline numbers."""
     from course_utils.notebook import format_number
 
     lines = [
         "# Course run summary",
         "",
-        "| notebook | status | wall time (s) | model | data | headline numbers |",
-        "|---|---|---:|---|---|---|",
+        "| notebook | status | wall time (s) | model | data | claims checked / reported only "
+        "| headline numbers |",
+        "|---|---|---:|---|---|---|---|",
     ]
     for run in runs:
         rec = run.record
         numbers = ", ".join(f"{k}={format_number(v)}" for k, v in rec.get("results", {}).items())
         status = "ok" if run.ok else f"FAILED: {run.error}"
         cells = [run.notebook, status, f"{run.seconds:.1f}", rec.get("model", "-")]
-        cells += [rec.get("data", "-"), numbers or "-"]
+        claims = f"{len(run.claims.get('enforced', []))} / {len(run.claims.get('reported', []))}"
+        cells += [rec.get("data", "-"), claims, numbers or "-"]
         lines.append("| " + " | ".join(_table_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
