@@ -18,8 +18,8 @@ that, against the loopback Hub of ``tests/loopback_hub.py`` (``HF_ENDPOINT`` poi
    endpoint shapes the libraries called); fail on any notebook error and on any request
    that matched no known endpoint shape.
 
-``COURSE_PROFILE=ci`` (set here) shortens notebook 05's full fine-tuning to what its claims
-need (:mod:`course_utils.classification_profile`); ``make run`` runs the full course.
+``COURSE_PROFILE=ci`` (set here) caps notebook 05's encoder fine-tuning at one epoch
+(:func:`course_utils.train.profiled_config`; ``fit`` prints so); ``make run`` trains in full.
 Arguments, if any, name the notebooks to run (default: all six). The data comes from
 ``$COURSE_DATA_DIR`` (CI: ``../shared/data/rotten_tomatoes``), read only to build the
 loopback Hub's dataset repo; the notebooks never see that variable.

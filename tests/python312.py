@@ -58,7 +58,8 @@ def main() -> int:
         work.mkdir()
         shutil.copy(ROOT / "notebooks" / "01_attention_from_scratch.ipynb", work)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "JUPYTER"))}
-        env.update(COURSE_CACHE_DIR=str(base / "cache"), HF_HUB_OFFLINE="1",
+        data = os.environ.get("COURSE_DATA_DIR") or str(ROOT.parent / "shared/data/rotten_tomatoes")
+        env.update(COURSE_DATA_DIR=data, COURSE_CACHE_DIR=str(base / "cache"), HF_HUB_OFFLINE="1",
                    JUPYTER_PATH=str(python.parent.parent / "share" / "jupyter"),
                    PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}")  # fmt: skip
         version, modules = _run([str(python), "-c", IMPORT_ALL], cwd=work, env=env).split()
