@@ -69,8 +69,10 @@ run: install
 
 # Refresh the committed outputs (all notebooks, or NB=notebooks/NN_x.ipynb) with a real run, in
 # the environment nbval compares them in.
+# Then nbval as on another CPU on the refreshed outputs (CI leaves it here, where outputs change).
 refresh: install
 	env $(NBVAL_ENV) $(PY) -m course_utils.tooling.runner --inplace $(NB)
+	$(MAKE) nbval-perturbed
 
 lint: install
 	$(PY) -m ruff check .
