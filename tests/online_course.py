@@ -112,7 +112,9 @@ def run_notebooks(python: Path, work: Path, names: list[str], env: dict[str, str
         row["run"] = label
         record = row.get("record") or {}
         named = f"{record.get('model', '')} | {record.get('data', '')}"
-        if row["ok"] and record and (EXPECTED_MODEL not in named or EXPECTED_DATA not in named):
+        # 01 rebuilds the bundled all-MiniLM-L6-v2 from its weights by design: it names that model
+        model = "all-MiniLM-L6-v2" if row["notebook"].startswith("01_") else EXPECTED_MODEL
+        if row["ok"] and record and (model not in named or EXPECTED_DATA not in named):
             row["ok"] = False
             row["error"] = f"results name {named!r}, not {EXPECTED_MODEL} on the Hub's data"
     OUT.mkdir(parents=True, exist_ok=True)
