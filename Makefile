@@ -4,7 +4,7 @@
 #   make nbval-perturbed  nbval again as on another CPU (1 thread, AVX2 kernels, cold cache)
 #   make online  the course as most learners run it: a no-extras wheel, an empty folder, the Hub
 #                (a loopback Hub here), then again offline from the cache it left
-#   make depth   notebooks 00, 02-05 on a 2-layer cut of the bundled model
+#   make depth   notebooks 00, 02-04 and 05's frozen part on a 2-layer cut of the bundled model
 #   make py312   the no-extras wheel on Python 3.12 (Colab's): imports, notebook 01
 #   make gpu-check  notebooks 01 and 05 on a CUDA GPU, results in build/gpu-check/
 #   make lab     JupyterLab on the course
@@ -117,8 +117,9 @@ nbval-perturbed: install chromium data-check
 online: install data-check
 	$(PY) tests/online_course.py
 
-# Other depths (issue 33): notebooks 00 and 02-05 on the bundled model's first 2 layers in BERT
-# layout; which claims were enforced and which only reported: build/depth/results.md.
+# Other depths (issue 33): notebooks 00, 02-04 and 05's frozen-encoder part (sections 1-2) on the
+# bundled model's first 2 layers in BERT layout; which claims were enforced and which only
+# reported: build/depth/results.md.
 depth: install data-check
 	$(PY) tests/depth_matrix.py
 

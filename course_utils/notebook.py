@@ -2,9 +2,10 @@
 
 Every notebook starts with ``env = setup()``: it seeds Python, NumPy and PyTorch, picks the
 device, quiets library logs, sets the plot style and prints versions plus the model and data
-sources that the notebook's results come from. Notebooks end with :func:`record_results`,
-which shows the headline numbers with their model and data and stores them in the notebook's
-output, where the course runner (summary in ``build/``) and the slides read them.
+sources that the notebook's results come from. The course runner records each notebook's
+headline numbers with their model and data (:func:`record_results`, called from a hidden last
+cell: :mod:`course_utils.tooling.records`) into the notebook's metadata, where the run summary
+(``build/``) and the slides read them.
 """
 
 from __future__ import annotations
@@ -170,6 +171,26 @@ def versions() -> dict[str, str]:
     return out
 
 
+def limit_threads(threads: int) -> None:
+    """Cap every CPU thread pool a notebook uses at ``threads``: PyTorch's, the OpenMP and BLAS
+    pools of NumPy, SciPy and scikit-learn, and numba's (UMAP, pynndescent).
+
+    For small problems (k-means on 500 points, UMAP on 10,000) one thread is about as fast as
+    two, and on a busy machine multi-threaded OpenMP code can be 10-100x slower (idle numba
+    threads left spinning by UMAP slowed k-means from 0.05 s to 9 s); notebook 03 calls
+    ``setup(threads=1)``. numba reads its cap when it is first imported, so this imports it
+    (and scikit-learn's OpenMP runtime) here, after setting it.
+    """
+    from threadpoolctl import threadpool_limits
+
+    os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    import sklearn.cluster  # noqa: F401 - loads scikit-learn's OpenMP runtime before the cap
+    import umap  # noqa: F401 - loads numba and pynndescent with NUMBA_NUM_THREADS set
+
+    threadpool_limits(threads)
+    torch.set_num_threads(threads)
+
+
 def setup(
     seed: int = DEFAULT_SEED,
     *,
@@ -180,15 +201,15 @@ def setup(
     """Prepare a notebook: seed, pick the device, quiet logs, set the plot style.
 
     Prints the versions, the device, and the model and data sources that every result in the
-    notebook comes from. ``threads`` caps PyTorch's CPU threads (``$COURSE_THREADS``).
-    Returns a :class:`CourseEnv`.
+    notebook comes from. ``threads`` caps every CPU thread pool (:func:`limit_threads`;
+    ``$COURSE_THREADS``). Returns a :class:`CourseEnv`.
     """
     quiet_logs()
     set_plot_style()
     seed_everything(seed)
     threads = threads or int(os.environ.get("COURSE_THREADS", "0")) or None
     if threads:
-        torch.set_num_threads(threads)
+        limit_threads(threads)
     env = CourseEnv(
         seed=seed, device=pick_device(device), model=resolve_encoder(), data=resolve_data_source()
     )
@@ -246,10 +267,14 @@ def _in_kernel() -> bool:
 
 
 def results_from_notebook(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The record that :func:`record_results` stored in an executed notebook, if any."""
+    """The record of an executed notebook, if any: the one the course runner stored in its
+    metadata (:mod:`course_utils.tooling.records`), else the one a :func:`record_results` cell
+    displayed."""
     import nbformat
 
     nb = nbformat.read(Path(path), as_version=4)
+    if RESULTS_METADATA_KEY in nb.metadata:
+        return dict(nb.metadata[RESULTS_METADATA_KEY])
     for cell in reversed(nb.cells):
         for output in cell.get("outputs", []):
             record = output.get("metadata", {}).get(RESULTS_METADATA_KEY)

@@ -349,7 +349,7 @@ def comparison_claims(table: pd.DataFrame) -> dict[str, float]:
     how much less trustworthy random projection is than PCA/UMAP/t-SNE, how many more
     neighbours t-SNE/UMAP keep than PCA, how much sentiment every 2-D map loses against the
     original vectors, and PCA's probe accuracy (the nonlinear maps' probe accuracy swings with
-    the seed and the CPU: see ``stability.spread_table``)."""
+    the seed and the CPU: see ``course_utils.tooling.stability.spread_table``)."""
     t, k, acc = table["trustworthiness"], table["knn_preservation"], table["probe_acc"]
     return {
         "trust_gap_random_projection": float(

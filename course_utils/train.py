@@ -410,8 +410,10 @@ def best_searched_config(
     inside the package) and keeps the runs of ``model_name``. Returns ``(config, runs)``:
     ``config`` has the epochs, learning rate, batch size and patience of the run with the highest
     validation AUC; ``None`` with ``runs == []`` when the file holds no run of this model (e.g.
-    DistilBERT, which the search, run offline, could not reach). A missing file is an error.
-    Notebook 05, section "Fine-tuning".
+    DistilBERT, which the search, run offline, could not reach). ``model_name`` is the full id
+    the search recorded (``sentence-transformers/all-MiniLM-L6-v2``): a name that matches a
+    recorded one only without its organisation is an error that names it, never "no search".
+    A missing or malformed file is an error. Notebook 05, section "Fine-tuning".
     """
     file = Path(path) if path is not None else package_file(*SEARCH_RESULTS)
     if not file.is_file():
@@ -430,6 +432,11 @@ def best_searched_config(
             ) from error
         if run.get("model") == model_name:
             runs.append(run)
+        elif str(run.get("model", "")).rsplit("/", 1)[-1] == model_name.rsplit("/", 1)[-1]:
+            raise ValueError(
+                f"{file}, line {number}: the search recorded {run['model']!r}, not {model_name!r}: "
+                "pass the model's full id (load_encoder's name), not its short name."
+            )
     if not runs:
         return None, []
     best = max(runs, key=lambda r: r["best_val_auc"])["config"]

@@ -17,6 +17,7 @@ LITERAL_INDEX = {
     "a literal list of heads": r"heads\s*=\s*\[\s*\d|for head in \[\s*\d",
     "a literal layer in a heatmap": r"plot_attention_heatmap\(\s*\w+\s*,\s*\d",
     "a literal layer of the attentions": r"(attentions|layer_weights)\[\s*\d+\s*\](?!\.shape)",
+    "a literal layer of a per-layer measure": r"_share\[\s*\d",
     "a literal topic id": r"get_topic\(\s*-?\d|index\s*=\s*-1\s*\)",
 }
 
@@ -47,7 +48,8 @@ def test_the_grep_finds_what_issue_33_found() -> None:
         (17, "for head in [0, 3, 6, 9]:"),
         (40, "real = leaning.drop(index=-1)"),
         (49, "assert loaded.get_topic(0) == final.get_topic(0)"),
+        (35, "cls_sink_share_layer2=float(cls_share[2]),"),  # found by make depth
         (3, "print(eager_out.attentions[0].shape)"),  # a shape, not a selection: allowed
     ])  # fmt: skip
     assert [f.split(":")[0] for f in found] == [
-        "cell 24", "cell 23", "cell 17", "cell 17", "cell 40", "cell 49"]  # fmt: skip
+        "cell 24", "cell 23", "cell 17", "cell 17", "cell 40", "cell 49", "cell 35"]  # fmt: skip

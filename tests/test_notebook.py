@@ -92,6 +92,20 @@ def test_the_runner_counts_claims_checked_and_reported() -> None:
     assert found["reported"] == ["b: q = 2 with m; claimed for n: >= 3"]
 
 
+def test_the_runner_can_stop_before_a_heading() -> None:
+    """make depth runs 05's frozen-encoder part only: the cells before '## 3.'."""
+    cells = [
+        nbformat.v4.new_markdown_cell("# 05 title"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("## 3. Fine-tuning"),
+        nbformat.v4.new_code_cell("y"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    assert runner.cells_before(nb, "## 3.") == 2
+    with pytest.raises(ValueError, match="'## 9.'; the headings: \\['# 05 title', '## 3. Fine"):
+        runner.cells_before(nb, "## 9.")
+
+
 def make_notebook(path: Path, code: list[str]) -> Path:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in code])
     nb.metadata["kernelspec"] = {
@@ -101,6 +115,15 @@ def make_notebook(path: Path, code: list[str]) -> Path:
     }
     nbformat.write(nb, path)
     return path
+
+
+def toy_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A one-sentence data folder in COURSE_DATA_DIR: the runner checks for data first."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("rt-polarity.pos", "rt-polarity.neg"):
+        (data / name).write_text("a sentence\n")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data))
 
 
 def test_runner_stops_at_once_without_data(
@@ -119,11 +142,7 @@ def test_runner_stops_at_once_without_data(
 
 
 def test_runner_executes_and_summarises(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    data = tmp_path / "data"  # the runner checks that the data is there before it starts
-    data.mkdir()
-    for name in ("rt-polarity.pos", "rt-polarity.neg"):
-        (data / name).write_text("a sentence\n")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(data))
+    toy_data(monkeypatch, tmp_path)
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
     make_notebook(
@@ -173,10 +192,10 @@ def test_discover_orders_course_notebooks(tmp_path: Path) -> None:
 
 
 def test_committed_notebooks_carry_their_results() -> None:
-    """Every committed notebook was executed and stores its record in the output metadata."""
+    """Every committed notebook was executed by the runner, which stored its record."""
     for path in runner.discover(Path(__file__).resolve().parents[1] / "notebooks"):
         record = notebook.results_from_notebook(path)
-        assert record is not None, f"{path.name} has no record_results output"
+        assert record is not None, f"{path.name} has no recorded results"
         assert record["notebook"] == path.stem
         assert record["model"] and record["data"] and record["results"]
 
@@ -215,11 +234,7 @@ def stale_notebook(path: Path) -> Path:
 
 
 def with_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    for name in ("rt-polarity.pos", "rt-polarity.neg"):
-        (data / name).write_text("a sentence\n")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(data))
+    toy_data(monkeypatch, tmp_path)
 
 
 def test_a_failed_run_reports_nothing_from_an_earlier_run(
@@ -323,3 +338,62 @@ def test_reader_problems_are_found() -> None:
         "an absolute path",
         "a raw library warning",
     ]
+
+
+TOY_04 = """import types
+import pandas as pd
+model_name = "tiny"
+env = types.SimpleNamespace(data=types.SimpleNamespace(describe=lambda: "toy data"))
+names, final, threshold = {0: "a", 1: "b", 2: "c"}, None, 0.3
+topics = types.SimpleNamespace(topic_table=lambda model, top_n: pd.DataFrame(index=[2, 0, 1]))
+baseline_summary = {"topics": 150, "outlier_share": 0.5}
+summary = {"topics": 30, "outlier_share": 0.1}"""
+
+
+def test_the_runner_records_the_headline_numbers_out_of_sight(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 29: no record_results cell in the notebook; the runner's hidden cell reads the
+    kernel's variables, stores the record in the notebook's metadata and leaves no cell."""
+    toy_data(monkeypatch, tmp_path)
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    good = make_notebook(nbs / "04_bertopic_rotten_tomatoes.ipynb", [TOY_04])
+    broken = make_notebook(nbs / "03_contextual_embeddings.ipynb", ["model_name = 'tiny'"])
+    build = tmp_path / "build"
+    assert runner.main([str(good), str(broken), "--build-dir", str(build)]) == 1
+    executed = nbformat.read(build / "notebooks" / good.name, as_version=4)
+    assert len(executed.cells) == 1  # the hidden cell is gone
+    assert notebook.results_from_notebook(build / "notebooks" / good.name) == {
+        "notebook": "04_bertopic_rotten_tomatoes", "model": "tiny", "data": "toy data",
+        "results": {"default_topics": 150, "default_outlier_share": 0.5, "final_topics": 30,
+                    "final_outlier_share": 0.1, "outlier_threshold_cosine": 0.3,
+                    "top_topics": "c; a; b"},
+    }  # fmt: skip
+    runs = {r["notebook"]: r for r in json.loads((build / "results.json").read_text())}
+    assert runs["04_bertopic_rotten_tomatoes"]["record"]["model"] == "tiny"
+    error = runs["03_contextual_embeddings"]["error"]
+    assert error.startswith("the runner's record of 03_contextual_embeddings failed: KeyError")
+    assert "03_contextual_embeddings defines no 'dr_table'" in error
+    assert "records.py" in error
+    # a notebook that still records its numbers itself gets no hidden cell
+    own = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("record_results('x')")])
+    assert runner.recorder_cell(own, "04_bertopic_rotten_tomatoes") is None
+    assert runner.recorder_cell(nbformat.v4.new_notebook(), "99_unknown") is None
+
+
+def test_limit_threads_caps_every_pool_in_a_fresh_process() -> None:
+    """setup(threads=1) (notebook 03) caps PyTorch, OpenMP/BLAS and numba alike."""
+    import subprocess
+    import sys
+
+    code = (
+        "from course_utils.notebook import limit_threads\n"
+        "limit_threads(1)\n"
+        "import numba, torch\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print(numba.config.NUMBA_NUM_THREADS, torch.get_num_threads(),"
+        " sorted({p['num_threads'] for p in threadpool_info()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1", "[1]"], out.stdout

@@ -77,8 +77,8 @@ def test_render_formats_values_and_names_model_and_data(tmp_path: Path) -> None:
     [
         ("{{ figure nope }}", "tag a notebook cell 'slide:nope'"),
         ("{{ result 05_x nope }}", "recorded no 'nope' .*has: auc"),
-        ("{{ source 09_missing }}", "no record_results output"),
-        ("{{ model 09_missing }}", "no record_results output"),
+        ("{{ source 09_missing }}", "no recorded results"),
+        ("{{ model 09_missing }}", "no recorded results"),
         ("{{ lecture test nope }}", "lecture's table has no"),
         ("{{ bound 04_bertopic_rotten_tomatoes final_topics }}", "has 2 bounds on 'final_topics'"),
     ],

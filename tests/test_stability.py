@@ -66,6 +66,23 @@ def test_a_fact_of_one_model_is_reported_for_another(capsys) -> None:
         check_claims("04_bertopic_rotten_tomatoes", {"default_topics": 2}, source="data: d")
 
 
+def test_a_model_fact_is_enforced_for_its_model_and_reported_for_another(capsys) -> None:
+    """Issue 33: 'a head sends 'it' to 'animal'' is a finding on all-MiniLM-L6-v2, not a law."""
+    fact = {"a head sends 'it' to 'animal'": False}
+    check_claims(source="model: bert-2-layers; data: d", facts={"rows sum to 1": True},
+                 model_facts=fact)  # fmt: skip
+    out = capsys.readouterr().out
+    reported = "a head sends 'it' to 'animal': does not hold with bert-2-layers; claimed for "
+    assert reported + MEASURED_ON in out
+    assert "1 checked; 1 reported only" in out and "FAIL" not in out
+    with pytest.raises(AssertionError, match="'animal'"):
+        check_claims(source=f"model: {MEASURED_ON}; data: d", model_facts=fact)
+    check_claims(source=f"model: {MEASURED_ON}", model_facts={"holds": True})
+    assert "  ok    holds" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="must name the model"):
+        check_claims(source="data: d", model_facts=fact)
+
+
 def test_a_typo_or_an_empty_check_is_an_error() -> None:
     with pytest.raises(KeyError, match="classify_test_acc"):
         check_claims("00_llm_overview", {"classify_test_acc": 0.9}, source="s")
@@ -120,7 +137,7 @@ def test_every_bound_is_checked_by_its_notebook(notebook: str) -> None:
     checked = "".join(
         "".join(out.get("text", ""))
         for c in cells
-        if c["cell_type"] == "code" and "NBVAL_IGNORE_OUTPUT" not in "".join(c["source"])
+        if c["cell_type"] == "code" and "nbval-ignore-output" not in c["metadata"].get("tags", [])
         for out in c.get("outputs", [])
     )
     for bound in BOUNDS[notebook]:

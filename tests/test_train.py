@@ -253,6 +253,11 @@ def test_best_searched_config_picks_the_validation_best_run_of_the_model(tmp_pat
     assert len(runs) == 2
     assert (config.epochs, config.lr, config.batch_size, config.patience) == (2, 5e-5, 16, 2)
     assert train_mod.best_searched_config("unknown", file) == (None, [])
+    named = tmp_path / "named.jsonl"  # issue 29: a short name once found nothing, silently
+    named.write_text(json.dumps({**rows[0], "model": "org/m"}) + "\n")
+    assert train_mod.best_searched_config("org/m", named)[0].lr == 1e-4
+    with pytest.raises(ValueError, match="recorded 'org/m', not 'm'"):
+        train_mod.best_searched_config("m", named)
     with pytest.raises(FileNotFoundError, match="search_finetune.py"):
         train_mod.best_searched_config("m", tmp_path / "missing.jsonl")
     file.write_text('{"model": "m"}\n')

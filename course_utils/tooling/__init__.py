@@ -1,8 +1,9 @@
 """What builds and checks the course; a learner never needs to open these modules.
 
 ``runner`` executes the notebooks and writes the run summary (``make run``, ``make refresh``),
-``slides`` builds the lecture deck from the notebooks' recorded results (``make slides``),
-``browser`` opens exported HTML in headless Chromium to prove it draws offline, and
-``stability`` holds the measured cross-machine spread behind every claim a notebook checks
-(``stability.check_claims``).
+``records`` says which numbers the runner records from each notebook, ``slides`` builds the
+lecture deck from those recorded results (``make slides``), ``browser`` opens exported HTML in
+headless Chromium to prove it draws offline, and ``stability`` holds the measured
+cross-machine spread behind every claim a notebook checks (``course_utils.checks``). No
+notebook imports these modules (``tests/test_learner_first.py``).
 """

@@ -5,9 +5,9 @@ root) first checks that the data can be had (:func:`course_utils.data.check_avai
 clear error in a second rather than a failure inside the first notebook), then executes every
 notebook in ``notebooks/`` of the working folder in order, writes the executed copies to
 ``build/notebooks/`` and a summary to ``build/results.md`` and ``build/results.json``: per
-notebook its wall time and the headline numbers it reported through
-:func:`course_utils.notebook.record_results` (read back from the executed notebook), with the
-model and data that produced them.
+notebook its wall time and the headline numbers that a hidden last cell recorded from its
+variables (:mod:`course_utils.tooling.records`; the cell is removed again and the record kept
+in the notebook's metadata), with the model and data that produced them.
 
 ``--inplace`` refreshes the committed notebooks' outputs instead (what maintainers run
 before committing a notebook), after which volatile metadata is stripped.
@@ -29,6 +29,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from course_utils.data import DataError, check_available
+
+RESULTS_METADATA_KEY = "course_results"  # = course_utils.notebook's (that module imports torch)
 
 NOTEBOOK_DIR = Path("notebooks")  # relative to the working folder: make runs from the root
 BUILD_DIR = Path("build")
@@ -218,15 +220,62 @@ def claims_printed(nb: nbformat.NotebookNode) -> dict[str, list[str]]:
     return found
 
 
-def execute(path: Path, out_path: Path) -> NotebookRun:
+def cells_before(nb: nbformat.NotebookNode, heading: str) -> int:
+    """The number of cells before the first Markdown cell that opens with ``heading``
+    (e.g. ``"## 3."``); ``ValueError`` naming the headings when there is none."""
+    headings = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
+            if first.startswith(heading):
+                return index
+            if first.startswith("#"):
+                headings.append(first)
+    raise ValueError(f"no heading opens with {heading!r}; the headings: {headings}")
+
+
+def recorder_cell(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | None:
+    """The hidden last cell that records ``name``'s headline numbers
+    (:mod:`course_utils.tooling.records`), or ``None``: no recorder for this notebook, or the
+    notebook still records them itself in a ``record_results`` cell."""
+    from course_utils.tooling.records import RECORDERS, cell_source
+
+    if name not in RECORDERS or any(
+        c.cell_type == "code" and "record_results(" in c.source for c in nb.cells
+    ):
+        return None
+    return nbformat.v4.new_code_cell(cell_source(name))
+
+
+def _output_text(cell: nbformat.NotebookNode) -> str:
+    """The error or text a cell printed, on one line."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            parts.append(f"{output.get('ename')}: {output.get('evalue')}")
+        else:
+            parts.append(str(output.get("text", "")))
+    return " ".join(" ".join(parts).split()) or "no output"
+
+
+def execute(path: Path, out_path: Path, until_heading: str | None = None) -> NotebookRun:
     """Execute ``path`` in a fresh kernel (cwd = its folder), save it to ``out_path``.
+
+    ``until_heading`` runs only the cells before that heading (:func:`cells_before`): a part of
+    the notebook, e.g. 05's frozen-encoder sections in ``make depth``.
 
     Outputs are cleared first, so a failed run's copy holds only what this run produced and the
     summary never reads an earlier run's results. A failed run never replaces ``path`` itself:
     when ``out_path`` is ``path`` (``--inplace``), it is saved beside it as ``NAME.failed.ipynb``.
     """
     nb = nbformat.read(path, as_version=4)
+    if until_heading is not None:
+        nb.cells = nb.cells[: cells_before(nb, until_heading)]
     clear_outputs(nb)
+    nb.metadata.pop(RESULTS_METADATA_KEY, None)
+    hidden = recorder_cell(nb, path.stem) if until_heading is None else None
+    if hidden is not None:
+        nb.cells.append(hidden)
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT_S,
@@ -243,6 +292,14 @@ def execute(path: Path, out_path: Path) -> NotebookRun:
     except (CellTimeoutError, DeadKernelError) as err:  # keep going: the summary says so
         error = f"{type(err).__name__}: {err}"
     seconds = time.perf_counter() - start
+    if hidden is not None:
+        nb.cells.remove(hidden)
+        found = [o["metadata"][RESULTS_METADATA_KEY] for o in hidden.get("outputs", [])
+                 if RESULTS_METADATA_KEY in o.get("metadata", {})]  # fmt: skip
+        if found:
+            nb.metadata[RESULTS_METADATA_KEY] = found[0]
+        elif hidden.get("outputs") or not error:  # it ran and failed: say so, not "code cell N"
+            error = f"the runner's record of {path.stem} failed: {_output_text(hidden)}"
     settle_progress_bars(nb)
     strip_volatile_metadata(nb)
     if error and out_path.resolve() == path.resolve():
@@ -299,7 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         help="write outputs back into the notebooks instead of build/",
     )
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    parser.add_argument(
+        "--until-heading",
+        help="run only the cells before the first heading that opens with this text (e.g. '## 3.')",
+    )
     args = parser.parse_args(argv)
+    if args.inplace and args.until_heading:
+        parser.error("--inplace writes whole notebooks: it cannot run only a part")
 
     paths = [p.resolve() for p in args.notebooks] or discover()
     if not paths:
@@ -315,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         out = path if args.inplace else build / "notebooks" / path.name
         print(f"running {path.name} ...", flush=True)
-        run = execute(path, out)
+        run = execute(path, out, args.until_heading)
         print(
             f"  {'ok' if run.ok else 'FAILED: ' + run.error} [time: {run.seconds:.1f} s] "
             f"-> {run.saved}",

@@ -130,7 +130,7 @@ def render(
         if notebook not in records:
             raise SlidesError(
                 f"The deck needs results of '{notebook}', but that notebook has "
-                "no record_results output (run it, or fix the name)."
+                "no recorded results (run it with the course runner, or fix the name)."
             )
         return records[notebook]
 
