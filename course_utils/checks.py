@@ -187,14 +187,16 @@ def check_claims(
     if unknown:
         raise KeyError(f"No bound of {notebook!r} is about: {', '.join(unknown)}")
     model = model_in(source)
+    checked = [b for b in bounds if b.quantity in values]
+    of_one_model = [b.quantity for b in checked if b.model] + list(model_facts or {})
+    if of_one_model and not model:  # never a silent skip: enforce or report needs the model
+        raise ValueError(
+            f"{of_one_model[0]} is a fact of {MEASURED_ON}: the source must name the model "
+            f"('model: NAME; ...'), got {source!r}"
+        )
     lines, failed, reported = [], [], 0
-    for bound in (b for b in bounds if b.quantity in values):
+    for bound in checked:
         value = float(values[bound.quantity])
-        if bound.model and not model:
-            raise ValueError(
-                f"{bound.quantity} is a fact of {bound.model}: the source must name the model "
-                f"('model: NAME; ...'), got {source!r}"
-            )
         if bound.model and model != bound.model:  # another encoder: report, do not enforce
             reported += 1
             lines.append(f"  info  {bound.claim}: {bound.quantity} = {value:.4g} with {model}; "
@@ -204,11 +206,6 @@ def check_claims(
         lines.append(("  ok    " if ok else "  FAIL  ") + bound.text())
         if not ok:
             failed.append(f"{bound.text()}: measured {values[bound.quantity]!r}")
-    if model_facts and not model:
-        raise ValueError(
-            f"model_facts are facts of {MEASURED_ON}: the source must name the model "
-            f"('model: NAME; ...'), got {source!r}"
-        )
     enforced = dict(facts or {})
     for text, ok in (model_facts or {}).items():
         if model == MEASURED_ON:
