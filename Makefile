@@ -3,8 +3,8 @@
 #   make test    ruff, unit tests, nbval over every notebook
 #   make nbval-perturbed  nbval again as on another CPU (1 thread, AVX2 kernels, cold cache)
 #   make online  the course as most learners run it: a no-extras wheel, an empty folder, the Hub
-#                (a loopback Hub here), then again offline from the cache it left
-#   make depth   notebooks 00, 02-04 and 05's frozen part on a 2-layer cut of the bundled model
+#                (a loopback Hub here), then the core paths offline from the cache it left
+#   make depth   the core path of notebooks 00, 02-05 on a 2-layer cut of the bundled model
 #   make py312   the no-extras wheel on Python 3.12 (Colab's): imports, notebook 01
 #   make gpu-check  notebooks 01 and 05 on a CUDA GPU, results in build/gpu-check/
 #   make lab     JupyterLab on the course
@@ -112,14 +112,14 @@ nbval-perturbed: install chromium data-check
 # The course as most learners run it (Colab, a laptop online): the wheel with no extras in a
 # fresh environment, the notebooks in an empty folder, DistilBERT and the data from the Hub (a
 # loopback Hub serving repos shaped like the real ones: tests/loopback_hub.py), then the same
-# notebooks offline from the cache the first run left. COURSE_PROFILE=ci shortens notebook 05's
+# notebooks' core paths offline from the cache the first run left. COURSE_PROFILE=ci shortens notebook 05's
 # fine-tuning there. Summary and the Hub endpoints called: build/online/.
 online: install data-check
 	$(PY) tests/online_course.py
 
-# Other depths (issue 33): notebooks 00, 02-04 and 05's frozen-encoder part (sections 1-2) on the
-# bundled model's first 2 layers in BERT layout; which claims were enforced and which only
-# reported: build/depth/results.md.
+# Other depths (issue 33): the core path of notebooks 00, 02-05 (the cells before "## Going
+# further") on the bundled model's first 2 layers in BERT layout; which claims were enforced and
+# which only reported: build/depth/results.md. `python tests/depth_matrix.py --whole`: every cell.
 depth: install data-check
 	$(PY) tests/depth_matrix.py
 

@@ -1,7 +1,7 @@
 """The Transformer's architecture figure, drawn from a model made of the course's own blocks.
 
-Taught in notebook 01, section 6 (the blocks and the Transformer) and used on the deck's
-architecture slide. Nothing in the figure is typed in: the sublayers of each stack, their
+Taught in notebook 01, section 6.1 (the decoder block and the whole Transformer) and used on the
+deck's architecture slide. Nothing in the figure is typed in: the sublayers of each stack, their
 order, the residual-and-norm placement and the number of layers are read from a
 :class:`course_utils.transformer.Transformer` instance, and labelled as Vaswani et al. (2017)
 label them. Embeddings, positional encoding and the output layer are not part of that module:

@@ -101,7 +101,7 @@ BOUNDS: dict[str, tuple[Bound, ...]] = {
     ),
     "05_classification_finetuning": (
         Bound("frozen_test_auc", ">=", 0.87, "frozen features + a head reach a good test AUC"),
-        Bound("finetuned_test_auc", ">=", 0.90, "fine-tuning reaches a higher test AUC"),
+        Bound("finetuned_test_auc", ">=", 0.90, "fine-tuning reaches a high test AUC"),
         Bound(
             "finetune_gain_test_auc", ">=", 0.02, "fine-tuning beats the frozen head on test AUC"
         ),

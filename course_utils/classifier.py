@@ -1,10 +1,10 @@
 """What notebook 05 trains: a pretrained encoder with a head, and the labelled data it reads.
 
-Taught in notebook 05, sections 2-3 and 6: :class:`LinearHead` on frozen sentence embeddings,
-:class:`TextClassifier` (encoder + pooling + linear head) fine-tuned end to end or with only
-its top blocks trainable (:func:`set_trainable_blocks`), and :class:`ClassificationData`, the
-tokenized or precomputed inputs in length-bucketed batches. The loop is
-:func:`course_utils.train.fit`.
+Taught in notebook 05, sections 2-3 and Going further A and E: :class:`LinearHead` on frozen
+sentence embeddings, :class:`TextClassifier` (encoder + pooling + linear head) fine-tuned end
+to end or with only its top blocks trainable (:func:`set_trainable_blocks`), and
+:class:`ClassificationData`, the tokenized or precomputed inputs in length-bucketed batches.
+The loop is :func:`course_utils.train.fit`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class TextClassifier(nn.Module):
 class LinearHead(nn.Module):
     """A linear (softmax) classifier on frozen features: ``(batch, d)`` → logits ``(batch, k)``.
 
-    Notebook 05, section "A head on frozen features".
+    Notebook 05, section 2 (the lecture's recipe) and Going further A.
     """
 
     def __init__(self, dim: int, num_labels: int = 2, dropout: float = 0.0) -> None:
@@ -79,7 +79,7 @@ def set_trainable_blocks(model: TextClassifier, top: int | None) -> int:
     """Train only the head and the ``top`` last blocks (``None``: everything; ``0``: head only).
 
     Frozen parameters get ``requires_grad=False``, so autograd skips the frozen lower part.
-    Returns the number of trainable parameters. Notebook 05, section "Middle ground".
+    Returns the number of trainable parameters. Notebook 05, Going further E (the middle ground).
     """
     blocks = encoder_blocks(model.encoder)
     if top is not None and not 0 <= top <= len(blocks):

@@ -1,6 +1,6 @@
 """A small GPT-style decoder, TinyGPT: the model, its vocabulary, saving and loading.
 
-Taught in notebook 02 (``02_bertviz_attention``), section 7 (the decoder side). Training is
+Taught in notebook 02 (``02_bertviz_attention``), section 4 (the decoder side). Training is
 :mod:`course_utils.decoder_training`, sampling :mod:`course_utils.sampling`, GPT-2
 :mod:`course_utils.gpt2`.
 

@@ -1,6 +1,6 @@
 """Training the course's small decoder: a deterministic loop, a unigram baseline, a cache.
 
-Taught in notebook 02, section 7 (training the decoder); notebooks 00 and 02 get the trained
+Taught in notebook 02, section 4 (training the decoder); notebooks 00 and 02 get the trained
 model with :func:`load_course_decoder`, which trains it once (fixed seed, step count and thread
 count, with a progress bar) and then loads it from the cache as safetensors.
 """
@@ -71,7 +71,7 @@ def unigram_baseline(
 ) -> float:
     """Validation perplexity of the unigram baseline over ``model``'s vocabulary: counts from
     ``texts``, scored on the next-token targets of ``val_texts`` that ``model`` is evaluated on.
-    Taught in notebook 02, section 7."""
+    Taught in notebook 02, section 4."""
     train_ids = model.to_model_ids(token_stream(texts, tokenizer))
     val_ids = model.to_model_ids(token_stream(val_texts, tokenizer))
     _, targets = _windows(val_ids, model.config.context)
@@ -157,7 +157,7 @@ def train_tiny_decoder(
     and loaded from there next time (``history.from_cache`` is then true).
     ``device`` is where it trains and where the returned model lives (default the CPU, whose
     run is the same on every machine; another device trains weights of its own, cached apart).
-    Taught in notebook 02, section 7.
+    Taught in notebook 02, section 4.
     """
     from safetensors.torch import save_file
 
@@ -292,7 +292,7 @@ def plot_loss(history: TrainingHistory, unigram_ppl: float | None = None) -> Any
     """Training loss (smoothed over 20 steps) and validation loss per step, in nats/token.
 
     ``unigram_ppl`` draws the unigram baseline's loss, ``log(perplexity)``, as a line.
-    Taught in notebook 02, section 7.
+    Taught in notebook 02, section 4.
     """
     import matplotlib.pyplot as plt
 

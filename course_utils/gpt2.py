@@ -1,6 +1,6 @@
 """GPT-2 (online) and any decoder's causal attention, with the course's sampling API.
 
-Taught in notebook 02, section 7 ("GPT-2, online") and the decoder's causal attention in
+Taught in notebook 02, section 11 ("GPT-2, online") and the decoder's causal attention in
 BertViz. Loading GPT-2 needs the Hugging Face Hub; :func:`decoder_attention` works for the
 course's :class:`~course_utils.decoder.TinyGPT` and for GPT-2 alike.
 """
@@ -50,7 +50,7 @@ def decoder_attention(model: nn.Module, tokenizer: Any, text: str) -> Any:
     """The causal self-attention of a decoder on ``text`` as a BertViz view.
 
     For :class:`TinyGPT` and Hugging Face causal LMs loaded with eager attention; the first
-    position is the start (end-of-text) token. Taught in notebook 02, section 9.
+    position is the start (end-of-text) token. Taught in notebook 02, section 10.
     """
     from course_utils.attention_views import to_bertviz
 

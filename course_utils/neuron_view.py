@@ -1,6 +1,6 @@
 """BertViz's neuron view (queries, keys and their product) from safetensors weights.
 
-Taught in notebook 02, section 5. BertViz's neuron view ships its own BERT class that reads
+Taught in notebook 02, section 8. BertViz's neuron view ships its own BERT class that reads
 only ``pytorch_model.bin`` (pickle); :func:`load_neuron_view_model` converts a safetensors
 BERT or DistilBERT checkpoint into a cache folder (safetensors + JSON, no pickle anywhere) and
 loads it into that class; :func:`render_neuron_view` draws it with rounded, stable HTML.
@@ -108,7 +108,7 @@ def convert_for_neuron_view(
     ``model.safetensors`` with BertViz's parameter names, the tokenizer files) is cached in
     ``cache_dir`` (default :func:`neuron_cache_dir`) under a key made from the source's
     config and weights, so a changed checkpoint is converted again. Reads JSON and
-    safetensors only: nothing is unpickled. Taught in notebook 02, section 5.
+    safetensors only: nothing is unpickled. Taught in notebook 02, section 8.
     """
     from safetensors.torch import load_file, save_file
 
@@ -178,7 +178,7 @@ def load_neuron_view_model(
     """BertViz's BERT (with query/key outputs) and the tokenizer, from safetensors weights.
 
     See :func:`convert_for_neuron_view` for ``source`` and ``cache_dir``. The model is in eval
-    mode. Taught in notebook 02, section 5.
+    mode. Taught in notebook 02, section 8.
     """
     from safetensors.torch import load_file
     from transformers import AutoTokenizer
@@ -219,7 +219,7 @@ def render_neuron_view(
 
     ``model`` and ``tokenizer`` come from :func:`load_neuron_view_model`. Attention, query and
     key values are rounded to ``decimals`` so the page is smaller and identical run to run.
-    Taught in notebook 02, section 5.
+    Taught in notebook 02, section 8.
     """
     from bertviz.neuron_view import show as neuron_show
 

@@ -215,7 +215,8 @@ def setup(
     )
     if verbose:
         print(" | ".join(f"{k} {v}" for k, v in versions().items()))
-        print(f"device: {env.device} ({torch.get_num_threads()} CPU threads) | seed: {seed}")
+        n = torch.get_num_threads()
+        print(f"device: {env.device} ({n} CPU thread{'' if n == 1 else 's'}) | seed: {seed}")
         print(hub_decision().describe())
         announce(env.model)
         print(f"data: {env.data.describe()}")

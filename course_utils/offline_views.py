@@ -1,6 +1,6 @@
 """Attention views that draw with no network: in a notebook, and as saved standalone pages.
 
-Taught in notebook 02, sections 2 and 4. BertViz's HTML loads require.js, d3 and jQuery from a
+Taught in notebook 02, sections 2 and 7. BertViz's HTML loads require.js, d3 and jQuery from a
 CDN, so a view is blank offline. :func:`show` sends the vendored copies of those scripts
 (``course_utils/vendor``, see its README) once per kernel; :func:`export_html` writes a page
 with them inlined.
@@ -153,7 +153,7 @@ def export_html(fragment: str, path: str | os.PathLike[str], title: str) -> Path
     """Write :func:`standalone_html` of a rendered view to ``path`` (folders created).
 
     Views go under the course folder (see :func:`views_dir`). Returns the path.
-    Taught in notebook 02, section 4.
+    Taught in notebook 02, section 7.
     """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Decoding a causal language model: next-token probabilities, sampling and generation.
 
-Taught in notebook 02, section 7 (next-token probabilities, temperature, top-k/top-p, greedy);
+Taught in notebook 02, sections 4-5 (next-token probabilities, temperature, top-k/top-p, greedy);
 notebook 00 samples with :func:`generate`. The same functions serve the course's
 :class:`~course_utils.decoder.TinyGPT` and Hugging Face causal language models such as GPT-2
 (:mod:`course_utils.gpt2`). Sampling happens on the CPU from one generator, so a seed gives the
@@ -26,7 +26,7 @@ def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None 
 
     ``logits`` ``(..., vocab)``. Top-p keeps the smallest set of most likely tokens whose
     probabilities add up to at least ``top_p`` (always at least one token). Ties at the k-th
-    value are all kept. Taught in notebook 02, section 8.
+    value are all kept. Taught in notebook 02, section 5.
     """
     if top_k is not None:
         if top_k < 1:
@@ -57,7 +57,7 @@ def sample_next_token(
 
     ``temperature == 0`` is greedy decoding (argmax); otherwise the logits are divided by
     ``temperature`` (below 1 sharpens, above 1 flattens), filtered by :func:`filter_logits`
-    and sampled with ``generator``. Taught in notebook 02, section 8.
+    and sampled with ``generator``. Taught in notebook 02, section 5.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -183,7 +183,7 @@ def generate(
     Works for :class:`TinyGPT` and for Hugging Face causal LMs (GPT-2) alike. ``temperature=0``
     is greedy decoding; ``seed`` makes sampling reproducible (its own generator, the global
     RNG is untouched). Stops at the end token unless ``stop_at_eos`` is false.
-    Taught in notebook 02, section 8.
+    Taught in notebook 02, section 5.
     """
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
@@ -219,7 +219,7 @@ def plot_next_token_distribution(
 
     The tokens are the most likely ones at temperature 1, the same in every panel, so the
     panels show how temperature sharpens (< 1) or flattens (> 1) one distribution.
-    Taught in notebook 02, section 8.
+    Taught in notebook 02, section 5.
     """
     import matplotlib.pyplot as plt
 

@@ -1,6 +1,6 @@
 """An encoder-decoder Transformer trained live: reversing digit strings, cross-attention shown.
 
-Taught beside notebook 01, section 6 (the encoder-decoder family run, not only described). The
+Taught beside notebook 01, section 6.2 (the encoder-decoder family run, not only described). The
 model is :class:`course_utils.transformer.Transformer` (the paper's encoder-decoder, equal to
 ``torch.nn.Transformer``) with token embeddings, sinusoidal positions and an output layer. The
 task is one a learner checks by eye: the target is the source digits in reverse order. A trained

@@ -234,7 +234,11 @@ def build_topic_model(
     :func:`fit_timed`).
 
     The defaults reproduce BERTopic's own (``min_topic_size=10``), except that UMAP is seeded
-    and may use a precomputed exact ``knn`` graph. ``min_df`` drops words seen in fewer
+    and may use a precomputed exact ``knn`` graph, and the ``CountVectorizer`` drops English
+    stop words (BERTopic's default is a plain ``CountVectorizer``, which keeps them). The
+    components are timed subclasses of ``UMAP``, ``HDBSCAN``, ``CountVectorizer`` and
+    ``ClassTfidfTransformer`` sharing one clock; their settings (``get_params()``) are those of
+    the plain classes, which notebook 04 writes out. ``min_df`` drops words seen in fewer
     documents; ``aspects`` adds ``"KeyBERT"`` (KeyBERTInspired) and ``"MMR"``
     (MaximalMarginalRelevance, diversity 0.3) beside the c-TF-IDF words; ``nr_topics``
     merges topics after clustering (an int or ``"auto"``). Taught in notebook 04.

@@ -205,7 +205,7 @@ def fit(
     end. With ``checkpoint_dir``, a checkpoint is written every epoch and a run finding one
     there resumes from it. Raises ``ValueError`` for a single-class training set and
     ``FloatingPointError`` when the loss becomes NaN or infinite.
-    Notebook 05, sections "A head on frozen features" and "Fine-tuning".
+    Notebook 05, sections 2 (a head on frozen features) and 3 (fine-tuning).
 
     Read top to bottom, the steps are: :func:`_setup` (device, seed, optimizer, schedule),
     :func:`_resume` (from a checkpoint, if any), then per epoch :func:`_train_epoch`,

@@ -223,7 +223,7 @@ class DecoderBlock(nn.Module):
     """Masked self-attention over the target, cross-attention to the encoder's ``memory``
     (queries from the target, keys and values from the source), then a feed-forward network;
     residuals and layer norms as in :class:`EncoderBlock`. Same semantics as
-    ``nn.TransformerDecoderLayer(batch_first=True)``. Taught in notebook 01, section 6.
+    ``nn.TransformerDecoderLayer(batch_first=True)``. Taught in notebook 01, section 6.1.
     """
 
     def __init__(
@@ -284,7 +284,7 @@ class Transformer(nn.Module):
     """The encoder-decoder of Vaswani et al. (2017) without embeddings: ``num_encoder_layers``
     :class:`EncoderBlock` and ``num_decoder_layers`` :class:`DecoderBlock`, each stack closed by
     a layer norm. Same semantics as ``nn.Transformer(batch_first=True)``.
-    Taught in notebook 01, section 6.
+    Taught in notebook 01, section 6.1.
     """
 
     def __init__(
@@ -376,7 +376,7 @@ def convert_torch_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]
     ``in_proj_weight``/``in_proj_bias`` are split into ``q_proj``/``k_proj``/``v_proj``
     (``q_proj_weight`` etc. become ``q_proj.weight``),
     ``multihead_attn`` becomes ``cross_attn``, ``linear1``/``linear2`` move into ``ff``.
-    Taught in notebook 01, section 6.
+    Taught in notebook 01, section 6.1.
     """
     converted: dict[str, Tensor] = {}
     for name, tensor in state_dict.items():

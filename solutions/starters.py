@@ -167,7 +167,7 @@ predicted P(positive). Predict positive where `probs >= 0.5`; return the triple 
 recall, f1)` of the positive class, without scikit-learn.""",
     "05.2": """### Exercise 05.2 · Expected calibration error ★★
 
-The reliability diagram of section 5, as one number. Write
+The reliability diagram of section C, as one number. Write
 `expected_calibration_error(labels, probs, n_bins)`: split [0, 1] into `n_bins` equal-width bins
 of P(positive) (a probability `p` falls in bin `min(floor(p * n_bins), n_bins - 1)`, so 1.0 is
 in the last bin); for each non-empty bin, take |share of positives − mean probability| and

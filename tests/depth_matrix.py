@@ -1,7 +1,7 @@
 """The notebooks on encoders of other depths: ``make depth`` (issue 33's depth matrix).
 
-Runs notebooks 00, 02, 03 and 04 top to bottom and 05's frozen-encoder part (sections 1-2,
-the cells before "## 3."; its fine-tuning runs on every model in ``make online``) with
+Runs the core path of notebooks 00, 02, 03, 04 and 05 (the cells before each one's heading
+"## Going further"; 05's core fine-tunes for one epoch under ``COURSE_PROFILE=ci``) with
 ``COURSE_MODEL`` pointing at a real pretrained model of another shape made from the bundled
 all-MiniLM-L6-v2: its first 2 layers in BERT layout (``cut_layers``). Every assert and claim
 runs; outputs are not compared. The 6 layers in DistilBERT layout run in ``make online``,
@@ -10,7 +10,8 @@ where the loopback Hub serves them as ``distilbert-base-uncased``.
 For each notebook the summary lists the claims that were enforced (``ok``) and those reported
 only, as measured facts of another model (``info``): ``build/depth/results.md``. Exit status 1
 when any cell of any notebook fails. Arguments: notebook names (default: 00 02 03 04 05);
-``--whole`` runs 05 to its end too (fine-tuning a 2-layer encoder: not part of CI).
+``--whole`` runs every notebook to its end (the "Going further" sections too: not part of CI,
+which keeps its 75 minutes).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "depth"
 NOTEBOOKS = ("00", "02", "03", "04", "05")
-PART = {"05": "## 3."}  # run only the cells before this heading: 05's frozen-encoder sections
+CORE = "## Going further"  # run only the cells before this heading: each notebook's core path
 COPIED = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
           "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
           "1_Pooling/config.json")  # fmt: skip
@@ -59,7 +60,7 @@ def main() -> int:
     from course_utils.models import bundled_model_path
 
     args = [a for a in sys.argv[1:] if a != "--whole"]
-    part = {} if "--whole" in sys.argv[1:] else PART
+    part = {} if "--whole" in sys.argv[1:] else dict.fromkeys(NOTEBOOKS, CORE)
     wanted = [a[:2] for a in args] or list(NOTEBOOKS)
     names = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
                    if p.name[:2] in wanted and not p.stem.endswith(".failed"))  # fmt: skip

@@ -18,9 +18,8 @@ ROW = re.compile(
 
 
 def rows() -> list[dict[str, str]]:
-    lines = [
-        line for line in TABLE.read_text(encoding="utf-8").splitlines() if line.startswith("| ")
-    ]
+    text = TABLE.read_text(encoding="utf-8").split("## Where each lecture topic is taught")[1]
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
     body = lines[1:]  # the header row; the |---| row does not start with "| "
     parsed = []
     for line in body:

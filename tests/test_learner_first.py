@@ -63,3 +63,51 @@ def test_the_check_finds_each_kind_of_machinery() -> None:
         "code cell 4: a browser page check",
         "code cell 5: a thread setting",
     ]
+
+
+# One lab's core path (issue 29): everything before the heading "Going further" fits a 60-75
+# minute lab after the lecture: about 1,500 words of prose and 150 lines of code at most.
+CORE_HEADING = re.compile(r"^#+\s.*Going further", re.MULTILINE)
+CORE_WORDS, CORE_CODE_LINES = 1500, 150
+
+
+def core_path(path: Path) -> dict:
+    """Words of markdown and non-blank code lines before the "Going further" heading (None when
+    the notebook has no such heading)."""
+    words = lines = 0
+    for cell in json.loads(path.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            if CORE_HEADING.search(source):
+                return {"words": words, "code_lines": lines}
+            words += len(source.split())
+        elif cell["cell_type"] == "code":
+            lines += sum(1 for line in source.splitlines() if line.strip())
+    return {"words": words, "code_lines": lines, "no_heading": True}
+
+
+def whole_path(path: Path) -> dict:
+    """Words of markdown and non-blank code lines in the whole notebook, exercises included."""
+    cells = json.loads(path.read_text())["cells"]
+    words = sum(len("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
+    lines = sum(1 for c in cells if c["cell_type"] == "code"
+                for line in "".join(c["source"]).splitlines() if line.strip())  # fmt: skip
+    return {"words": words, "code_lines": lines}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_core_path_fits_one_lab(path: Path) -> None:
+    core = core_path(path)
+    assert "no_heading" not in core, "no 'Going further' heading marks where the core path ends"
+    assert core["words"] <= CORE_WORDS and core["code_lines"] <= CORE_CODE_LINES, core
+
+
+def test_the_core_path_count_stops_at_going_further(tmp_path: Path) -> None:
+    cells = [{"cell_type": "markdown", "source": ["# Title\n", "one two three"]},
+             {"cell_type": "code", "source": ["x = 1\n", "\n", "# a comment\n", "y = 2"]},
+             {"cell_type": "markdown", "source": ["## Going further\n", "many more words here"]},
+             {"cell_type": "code", "source": ["z = 3"]}]  # fmt: skip
+    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": cells}))
+    assert core_path(tmp_path / "nb.ipynb") == {"words": 5, "code_lines": 3}
+    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": cells[:2]}))
+    assert core_path(tmp_path / "nb.ipynb")["no_heading"]

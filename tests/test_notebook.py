@@ -93,7 +93,7 @@ def test_the_runner_counts_claims_checked_and_reported() -> None:
 
 
 def test_the_runner_can_stop_before_a_heading() -> None:
-    """make depth runs 05's frozen-encoder part only: the cells before '## 3.'."""
+    """make depth runs each notebook's core path only: the cells before a heading."""
     cells = [
         nbformat.v4.new_markdown_cell("# 05 title"),
         nbformat.v4.new_code_cell("x = 1"),
@@ -397,3 +397,22 @@ def test_limit_threads_caps_every_pool_in_a_fresh_process() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "1", "[1]"], out.stdout
+
+
+def test_the_runner_times_the_core_path() -> None:
+    """The core path's kernel time: the code cells before "## Going further", from nbclient's
+    execution timestamps."""
+
+    def timed(source: str, start: str, end: str) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["execution"] = {"iopub.execute_input": start, "shell.execute_reply": end}
+        return cell
+
+    cells = [
+        timed("a", "2026-12-07T10:00:00.000000Z", "2026-12-07T10:00:02.500000Z"),
+        nbformat.v4.new_markdown_cell("## Going further"),
+        timed("b", "2026-12-07T10:00:03Z", "2026-12-07T10:01:03Z"),
+    ]
+    assert runner.core_seconds(nbformat.v4.new_notebook(cells=cells)) == pytest.approx(2.5)
+    assert runner.cell_seconds(nbformat.v4.new_code_cell("never ran")) == 0.0
+    assert runner.core_seconds(nbformat.v4.new_notebook(cells=cells[:1])) is None

@@ -111,6 +111,41 @@ def test_fit_recovers_planted_topics_deterministically(fitted, corpus) -> None:
         assert words <= set(VOCAB[planted.pop()].split())
 
 
+def test_builder_equals_bertopic_written_out(corpus) -> None:
+    """Notebook 04 writes its kept model out as BERTopic(umap_model=UMAP(...), ...) and
+    claims it is built exactly as build_topic_model builds it: every setting equal."""
+    from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    knn = topics.nearest_neighbours(corpus[1], 15)
+    written = BERTopic(
+        umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
+                        low_memory=False, precomputed_knn=knn, random_state=42, n_jobs=1),
+        hdbscan_model=HDBSCAN(min_cluster_size=50, min_samples=5, metric="euclidean",
+                              cluster_selection_method="leaf", prediction_data=True),
+        vectorizer_model=CountVectorizer(stop_words="english", min_df=1),
+        ctfidf_model=ClassTfidfTransformer(),
+        calculate_probabilities=True,
+    )  # fmt: skip
+    built = topics.build_topic_model(
+        None, knn=knn, min_cluster_size=50, min_samples=5, selection="leaf",
+        calculate_probabilities=True,
+    )  # fmt: skip
+
+    def settings(model):
+        return {k: v for k, v in model.get_params(deep=True).items()
+                if not hasattr(v, "get_params")}  # fmt: skip
+
+    assert settings(written) == settings(built)
+    other = topics.build_topic_model(
+        None, knn=knn, min_cluster_size=50, calculate_probabilities=True
+    )
+    assert settings(written) != settings(other)  # the comparison sees a changed setting
+
+
 def test_stage_times_recorded(fitted) -> None:
     model, _, seconds = fitted[0]
     assert list(seconds) == ["reduce", "cluster", "c-TF-IDF", "represent"]

@@ -107,8 +107,14 @@ def _04(ns: Namespace) -> Numbers:
 
 def _05(ns: Namespace) -> Numbers:
     frozen, tuned, config, run = ns["frozen"], ns["fine_tuned"], ns["FT_CONFIG"], ns["ft_run"]
+    lecture = ns["lecture_frozen"]  # the lecture's recipe: a softmax layer on the frozen last layer
     return dict(
         model=ns["env"].model.name, data=ns["env"].data.describe(),
+        softmax_head_train_auc=lecture["train"]["auc"],
+        softmax_head_test_auc=lecture["test"]["auc"],
+        softmax_head_test_accuracy=lecture["test"]["accuracy"],
+        softmax_head_test_f1=lecture["test"]["f1"], softmax_head_loop_val_auc=ns["loop_val_auc"],
+        softmax_head_fit_val_auc=ns["lecture_head_run"].best_auc,
         frozen_train_auc=frozen["train"]["auc"], frozen_test_auc=frozen["test"]["auc"],
         frozen_test_accuracy=frozen["test"]["accuracy"], frozen_test_f1=frozen["test"]["f1"],
         finetuned_train_auc=tuned["train"]["auc"], finetuned_test_auc=tuned["test"]["auc"],

@@ -10,7 +10,9 @@ variables (:mod:`course_utils.tooling.records`; the cell is removed again and th
 in the notebook's metadata), with the model and data that produced them.
 
 ``--inplace`` refreshes the committed notebooks' outputs instead (what maintainers run
-before committing a notebook), after which volatile metadata is stripped.
+before committing a notebook), after which volatile metadata is stripped; the summary is
+written all the same. Each notebook's ``core_seconds`` is the kernel time of its core path, the
+cells before "## Going further" (``bench/notebook_times.py`` reads it).
 """
 
 from __future__ import annotations
@@ -50,6 +52,35 @@ class NotebookRun:
     saved: str = ""  # where the executed copy was written
     # the claims it printed (stability.check_claims): "enforced" (ok) and "reported" only
     claims: dict[str, list[str]] = field(default_factory=dict)
+    # kernel time of the cells before the heading "Going further" (the core path): None without it
+    core_seconds: float | None = None
+
+
+CORE_END = "## Going further"  # the heading that ends each notebook's core path (one lab)
+
+
+def cell_seconds(cell: nbformat.NotebookNode) -> float:
+    """How long the kernel took for a code cell, from nbclient's execution timestamps (0 when
+    the cell did not run)."""
+    from datetime import datetime
+
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    parse = datetime.fromisoformat
+    return max(0.0, (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00")))
+               .total_seconds())  # fmt: skip
+
+
+def core_seconds(nb: nbformat.NotebookNode) -> float | None:
+    """Kernel seconds of the cells before :data:`CORE_END`; ``None`` when there is no such
+    heading."""
+    try:
+        end = cells_before(nb, CORE_END)
+    except ValueError:
+        return None
+    return sum(cell_seconds(c) for c in nb.cells[:end] if c.cell_type == "code")
 
 
 def discover(folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -301,6 +332,7 @@ def execute(path: Path, out_path: Path, until_heading: str | None = None) -> Not
         elif hidden.get("outputs") or not error:  # it ran and failed: say so, not "code cell N"
             error = f"the runner's record of {path.stem} failed: {_output_text(hidden)}"
     settle_progress_bars(nb)
+    core = core_seconds(nb) if until_heading is None else None
     strip_volatile_metadata(nb)
     if error and out_path.resolve() == path.resolve():
         out_path = path.with_name(f"{path.stem}.failed.ipynb")
@@ -312,7 +344,7 @@ def execute(path: Path, out_path: Path, until_heading: str | None = None) -> Not
 
         record = results_from_notebook(out_path) or {}
     return NotebookRun(path.stem, seconds, not error, error, record, saved=str(out_path),
-                       claims=claims_printed(nb))  # fmt: skip
+                       claims=claims_printed(nb), core_seconds=core)  # fmt: skip
 
 
 def summarise(runs: list[NotebookRun]) -> str:
@@ -385,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         runs.append(run)
-    if not args.inplace:
+    if runs:  # with --inplace too: the summary (times, claims) of a refresh
         build.mkdir(parents=True, exist_ok=True)
         (build / "results.md").write_text(summarise(runs), encoding="utf-8")
         (build / "results.json").write_text(
