@@ -25,10 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from course_utils.tooling.runner import CORE_END  # the heading that ends each core path
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "depth"
 NOTEBOOKS = ("00", "02", "03", "04", "05")
-CORE = "## Going further"  # run only the cells before this heading: each notebook's core path
 COPIED = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
           "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
           "1_Pooling/config.json")  # fmt: skip
@@ -60,7 +61,7 @@ def main() -> int:
     from course_utils.models import bundled_model_path
 
     args = [a for a in sys.argv[1:] if a != "--whole"]
-    part = {} if "--whole" in sys.argv[1:] else dict.fromkeys(NOTEBOOKS, CORE)
+    part = {} if "--whole" in sys.argv[1:] else dict.fromkeys(NOTEBOOKS, CORE_END)
     wanted = [a[:2] for a in args] or list(NOTEBOOKS)
     names = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
                    if p.name[:2] in wanted and not p.stem.endswith(".failed"))  # fmt: skip

@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from course_utils.tooling.runner import CORE_END  # the offline pass runs each core path
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "online"
 # 01 takes no model from the Hub (it rebuilds the bundled all-MiniLM-L6-v2 from its weights);
@@ -106,9 +108,6 @@ def learner_env(python: Path, base: Path, hub_url: str, offline: bool) -> dict[s
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
     return env
-
-
-CORE_END = "## Going further"  # the offline pass runs each notebook's core path
 
 
 def printed(saved: str) -> str:
