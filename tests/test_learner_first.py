@@ -71,28 +71,28 @@ CORE_HEADING = re.compile(r"^#+\s.*Going further", re.MULTILINE)
 CORE_WORDS, CORE_CODE_LINES = 1500, 150
 
 
+def counts(cells: list[dict]) -> dict:
+    """Words of markdown and non-blank code lines in ``cells``."""
+    sources = [("".join(c["source"]), c["cell_type"]) for c in cells]
+    words = sum(len(source.split()) for source, kind in sources if kind == "markdown")
+    lines = sum(1 for source, kind in sources if kind == "code"
+                for line in source.splitlines() if line.strip())  # fmt: skip
+    return {"words": words, "code_lines": lines}
+
+
 def core_path(path: Path) -> dict:
-    """Words of markdown and non-blank code lines before the "Going further" heading (None when
-    the notebook has no such heading)."""
-    words = lines = 0
-    for cell in json.loads(path.read_text())["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "markdown":
-            if CORE_HEADING.search(source):
-                return {"words": words, "code_lines": lines}
-            words += len(source.split())
-        elif cell["cell_type"] == "code":
-            lines += sum(1 for line in source.splitlines() if line.strip())
-    return {"words": words, "code_lines": lines, "no_heading": True}
+    """:func:`counts` of the cells before the "Going further" heading (with ``no_heading``, of
+    the whole notebook, when it has no such heading)."""
+    cells = json.loads(path.read_text())["cells"]
+    for end, cell in enumerate(cells):
+        if cell["cell_type"] == "markdown" and CORE_HEADING.search("".join(cell["source"])):
+            return counts(cells[:end])
+    return {**counts(cells), "no_heading": True}
 
 
 def whole_path(path: Path) -> dict:
-    """Words of markdown and non-blank code lines in the whole notebook, exercises included."""
-    cells = json.loads(path.read_text())["cells"]
-    words = sum(len("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
-    lines = sum(1 for c in cells if c["cell_type"] == "code"
-                for line in "".join(c["source"]).splitlines() if line.strip())  # fmt: skip
-    return {"words": words, "code_lines": lines}
+    """:func:`counts` of the whole notebook, exercises included."""
+    return counts(json.loads(path.read_text())["cells"])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
