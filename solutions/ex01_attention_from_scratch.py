@@ -4,23 +4,34 @@ them all."""
 
 import math
 
+import numpy as np
 import torch
 
 from course_utils import exercises
 
 #: exercise id -> (check function, the function the learner writes)
 EXERCISES = {
-    "01.1": ("check_causal_mask", "causal_mask"),
+    "01.1": ("check_positional_agreement", "positional_agreement"),
     "01.2": ("check_causal_attention", "causal_attention"),
     "01.3": ("check_sinusoidal_encoding", "sinusoidal_encoding"),
     "01.4": ("check_online_causal_attention", "online_causal_attention"),
 }
 
 
+#: The predictions of the predict-first exercises, written before running them.
+PREDICTIONS = {"01.1": "early"}
+
+
 # --- 01.1 -----------------------------------------------------------------------------------
-def causal_mask(T: int) -> torch.Tensor:
-    """(T, T) bool tensor: True where query i may attend to key j."""
-    return torch.ones(T, T, dtype=torch.bool).tril()
+def positional_agreement(model, ids: list[int], shuffled_ids: list[int]) -> np.ndarray:
+    """Per layer: mean over heads and query rows of 1 - TV(row on ids, same row shuffled)."""
+    with torch.inference_mode():
+        plain = model(torch.tensor([ids]), output_attentions=True).attentions
+        shuffled = model(torch.tensor([shuffled_ids]), output_attentions=True).attentions
+    a = torch.stack([layer[0] for layer in plain])  # (layers, heads, T, T)
+    b = torch.stack([layer[0] for layer in shuffled])
+    tv = 0.5 * (a - b).abs().sum(-1)  # (layers, heads, T): each query row's distance
+    return (1 - tv).mean((1, 2)).numpy()
 
 
 # --- 01.2 -----------------------------------------------------------------------------------

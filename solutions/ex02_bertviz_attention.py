@@ -8,36 +8,60 @@ from course_utils import exercises
 
 #: exercise id -> (check function, the function the learner writes)
 EXERCISES = {
-    "02.1": ("check_previous_token_share", "previous_token_share"),
+    "02.1": ("check_relation_head", "link_weights"),
     "02.2": ("check_perplexity", "perplexity"),
-    "02.3": ("check_sample_top_p", "sample_top_p"),
+    "02.3": ("check_sample_min_p", "sample_min_p"),
 }
+
+#: The predictions of the predict-first exercises, written before running them.
+PREDICTIONS = {"02.1": "yes"}
 
 
 # --- 02.1 -----------------------------------------------------------------------------------
-def previous_token_share(attn: np.ndarray) -> np.ndarray:
-    """(layers, heads, n, n) -> (layers, heads): mean weight from token i to token i - 1."""
-    return np.diagonal(attn, offset=-1, axis1=2, axis2=3).mean(-1)
+# The relation: an adjective -> the noun it describes (the head is chosen on CHOOSE).
+CHOOSE = [
+    ("She bought a red car last week.", "red", "car"),
+    ("The tall man opened the door.", "tall", "man"),
+    ("We walked along a quiet road at night.", "quiet", "road"),
+    ("He told a funny story about his dog.", "funny", "story"),
+    ("They live in a small house near the sea.", "small", "house"),
+]
+HELD_OUT = [
+    ("A young girl sang a sad song.", "young", "girl"),
+    ("The old bridge crosses a wide river.", "wide", "river"),
+    ("I read a long book on the train.", "long", "book"),
+]
+
+
+def link_weights(model, tokenizer, examples) -> np.ndarray:
+    """(layers, heads): mean attention weight from each example's from_word to its to_word."""
+    scores = []
+    for sentence, from_word, to_word in examples:
+        enc = tokenizer(sentence, return_tensors="pt")
+        tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][0])  # with [CLS] and [SEP]
+        with torch.inference_mode():
+            attn = torch.stack(model(**enc, output_attentions=True).attentions)[:, 0]
+        scores.append(attn[:, :, tokens.index(from_word), tokens.index(to_word)])  # (L, H)
+    return torch.stack(scores).mean(0).numpy()
 
 
 # --- 02.2 -----------------------------------------------------------------------------------
 def perplexity(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """exp(mean cross-entropy) of the targets (T,) under softmax(logits (T, V))."""
+    """exp(mean cross-entropy over the real tokens) of a padded batch: logits (B, T, V),
+    targets (B, T) with -100 on padding."""
+    real = targets != -100
     log_probs = torch.log_softmax(logits, dim=-1)
-    nll = -log_probs[torch.arange(len(targets)), targets]
-    return nll.mean().exp().item()
+    nll = -log_probs.gather(-1, targets.clamp_min(0)[..., None])[..., 0]  # (B, T)
+    return nll[real].mean().exp().item()
 
 
 # --- 02.3 -----------------------------------------------------------------------------------
-def sample_top_p(logits: torch.Tensor, top_p: float, temperature: float,
+def sample_min_p(logits: torch.Tensor, min_p: float, temperature: float,
                  generator: torch.Generator) -> int:  # fmt: skip
-    """One token id drawn from the top-p nucleus of softmax(logits / temperature)."""
+    """One token id drawn among those at least min_p times as likely as the most likely one."""
     probs = torch.softmax(logits / temperature, dim=-1)
-    sorted_probs, order = torch.sort(probs, descending=True)
-    mass_before = sorted_probs.cumsum(-1) - sorted_probs  # mass of the more likely tokens
-    kept = torch.where(mass_before < top_p, sorted_probs, torch.zeros_like(sorted_probs))
-    pick = torch.multinomial(kept / kept.sum(), 1, generator=generator)
-    return int(order[pick])
+    kept = torch.where(probs >= min_p * probs.max(), probs, torch.zeros_like(probs))
+    return int(torch.multinomial(kept / kept.sum(), 1, generator=generator))
 
 
 if __name__ == "__main__":

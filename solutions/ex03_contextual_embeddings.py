@@ -6,13 +6,18 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 
 from course_utils import exercises
+from course_utils.static_embeddings import find_word
 
 #: exercise id -> (check function, the function the learner writes)
 EXERCISES = {
     "03.1": ("check_mean_pool", "mean_pool"),
     "03.2": ("check_sense_gap", "sense_gap"),
     "03.3": ("check_knn_kept", "knn_kept"),
+    "03.4": ("check_sense_gap_by_layer", "sense_gap_by_layer"),
 }
+
+#: The predictions of the predict-first exercises, written before running them.
+PREDICTIONS = {"03.4": "last"}
 
 
 # --- 03.1 -----------------------------------------------------------------------------------
@@ -41,6 +46,38 @@ def knn_kept(x: np.ndarray, y: np.ndarray, k: int) -> float:
     near_y = NearestNeighbors(n_neighbors=k).fit(y).kneighbors(return_distance=False)
     shares = [len(set(a) & set(b)) / k for a, b in zip(near_x, near_y, strict=True)]
     return float(np.mean(shares))
+
+
+# --- 03.4 -----------------------------------------------------------------------------------
+WORD = "pitch"
+SENTENCES = [
+    "The players ran onto the pitch before the match.",
+    "Rain had turned the football pitch into mud.",
+    "The groundsman rolled the cricket pitch flat.",
+    "She sang the note at a perfect pitch.",
+    "The violin was tuned to a higher pitch.",
+    "His voice rose in pitch when he was nervous.",
+]
+SENSES = ["field", "field", "field", "sound", "sound", "sound"]
+
+
+def sense_gap_by_layer(model, tokenizer, word: str, sentences: list[str], senses: list[str]):
+    """Per hidden state 0..L: mean cosine of the word's vectors within a sense minus across."""
+    vectors = []  # per sentence: (L + 1, d), the word's tokens averaged at every layer
+    for sentence in sentences:
+        start, end = find_word(sentence, word)
+        enc = tokenizer(sentence, return_offsets_mapping=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping")[0].tolist()
+        rows = [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
+        with torch.inference_mode():
+            states = torch.stack(model(**enc, output_hidden_states=True).hidden_states)[:, 0]
+        vectors.append(states[:, rows].mean(1))
+    v = torch.nn.functional.normalize(torch.stack(vectors, 1).double(), dim=-1)  # (L+1, n, d)
+    sims = (v @ v.transpose(1, 2)).numpy()  # (L+1, n, n) cosines
+    s = np.asarray(senses)
+    same = s[:, None] == s[None, :]
+    within = same & ~np.eye(len(s), dtype=bool)  # a vector with itself does not count
+    return np.array([sim[within].mean() - sim[~same].mean() for sim in sims])
 
 
 if __name__ == "__main__":

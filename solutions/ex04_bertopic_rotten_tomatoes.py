@@ -10,8 +10,12 @@ from course_utils import exercises
 EXERCISES = {
     "04.1": ("check_topic_summary", "topic_summary"),
     "04.2": ("check_class_tfidf", "class_tfidf"),
-    "04.3": ("check_reassign_outliers", "reassign_outliers"),
+    "04.4": ("check_reassign_outliers", "reassign_outliers"),
+    "04.3": ("check_outlier_shares", "outlier_shares"),
 }
+
+#: The predictions of the predict-first exercises, written before running them.
+PREDICTIONS = {"04.3": "up"}
 
 
 # --- 04.1 -----------------------------------------------------------------------------------
@@ -33,7 +37,7 @@ def class_tfidf(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return tf * np.log(1 + A / np.maximum(f, 1))
 
 
-# --- 04.3 -----------------------------------------------------------------------------------
+# --- 04.4 -----------------------------------------------------------------------------------
 def reassign_outliers(embeddings: np.ndarray, topics: np.ndarray,
                       threshold: float) -> np.ndarray:  # fmt: skip
     """Move each outlier (-1) to the most cosine-similar topic centroid if >= threshold."""
@@ -45,6 +49,27 @@ def reassign_outliers(embeddings: np.ndarray, topics: np.ndarray,
     best = sims.argmax(1)
     move = (topics == -1) & (sims.max(1) >= threshold)
     return np.where(move, ids[best], topics)
+
+
+# --- 04.3 -----------------------------------------------------------------------------------
+def outlier_shares(reduced: np.ndarray, settings: list[tuple[int, int | None]]) -> list[float]:
+    """HDBSCAN's share of outliers (label -1) for each (min_cluster_size, min_samples)."""
+    from hdbscan import HDBSCAN
+
+    shares = []
+    for min_cluster_size, min_samples in settings:
+        labels = (
+            HDBSCAN(
+                min_cluster_size=min_cluster_size,
+                min_samples=min_samples,
+                metric="euclidean",
+                cluster_selection_method="eom",
+            )
+            .fit(reduced)
+            .labels_
+        )
+        shares.append(float(np.mean(labels == -1)))
+    return shares
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ fills in the starter cells. Run ``python solutions/ex05_classification_finetunin
 them all."""
 
 import numpy as np
+import torch
 from scipy.optimize import minimize_scalar
 
 from course_utils import exercises
@@ -11,8 +12,12 @@ from course_utils import exercises
 EXERCISES = {
     "05.1": ("check_precision_recall_f1", "precision_recall_f1"),
     "05.2": ("check_expected_calibration_error", "expected_calibration_error"),
-    "05.3": ("check_fit_temperature", "fit_temperature"),
+    "05.4": ("check_fit_temperature", "fit_temperature"),
+    "05.3": ("check_layer_similarity", "layer_similarity"),
 }
+
+#: The predictions of the predict-first exercises, written before running them.
+PREDICTIONS = {"05.3": "top"}
 
 
 # --- 05.1 -----------------------------------------------------------------------------------
@@ -38,7 +43,7 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: in
     return ece
 
 
-# --- 05.3 -----------------------------------------------------------------------------------
+# --- 05.4 -----------------------------------------------------------------------------------
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The T > 0 minimising the mean NLL of softmax(logits / T) on these examples."""
 
@@ -50,6 +55,19 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
     best = minimize_scalar(nll, bounds=(-4, 4), method="bounded")  # T in [0.02, 55]
     return float(np.exp(best.x))
+
+
+# --- 05.3 -----------------------------------------------------------------------------------
+def layer_similarity(before, after, tokenizer, sentences: list[str]) -> np.ndarray:
+    """Per hidden state 0..L: mean over sentences of cos(mean vector before, after)."""
+    sims = []
+    for sentence in sentences:
+        enc = tokenizer(sentence, return_tensors="pt")  # one sentence: no padding
+        with torch.inference_mode():
+            a = torch.stack(before(**enc, output_hidden_states=True).hidden_states)[:, 0]
+            b = torch.stack(after(**enc, output_hidden_states=True).hidden_states)[:, 0]
+        sims.append(torch.cosine_similarity(a.mean(1), b.mean(1), dim=-1))  # (L + 1,)
+    return torch.stack(sims).mean(0).numpy()
 
 
 if __name__ == "__main__":

@@ -29,14 +29,91 @@ def intro(notebook: str) -> str:
         "\n"
         "Each exercise below comes with a code cell: write your code where it says "
         "`# YOUR CODE HERE` (replacing `return None`) and run the cell. Its last line checks "
-        "your function on small inputs it makes itself and says whether it is right and, if "
-        'not, why; until you fill it in, it says "not done yet". The cells need nothing '
-        "else from this notebook. Difficulty rises from ★ to ★★★. Reference solutions are "
+        "your function and says whether it is right and, if not, why; until you fill it in, it "
+        'says "not done yet". Most checks try your function on small inputs they make '
+        "themselves. The exercises with a **Predict** step run it on the course's "
+        "real model and data (seconds on a CPU, up to a minute for 05's fine-tuning): write "
+        "your prediction into `prediction` before anything else, and the check tells you "
+        "whether it held and why. The cells need nothing else from this notebook. Difficulty "
+        "rises from ★ to ★★★. Reference solutions are "
         f"in the course repository, in `{solutions_file(notebook)}`: try first!"
     )
 
 
 TASKS: dict[str, str] = {
+    "00.3": """### Exercise 00.3 · Search by meaning or by words? ★★
+
+Section 5.2 searched by meaning: a paraphrase found its original sentence. How does a search by
+**words** compare? Write your own search and put both to the test.
+
+1. Write your own `QUESTION`, a search for film reviews (for example "a slow, boring thriller"),
+   and a `PARAPHRASE` that asks for the same thing in other words, sharing as few words with it
+   as you can.
+2. **Predict** first: when the question is swapped for its paraphrase, which search keeps more
+   of its 10 results, the search by meaning (the notebook's embeddings) or by words? Set
+   `prediction` to `"meaning"`, `"words"` or `"tie"`.
+3. Write `word_search(query, texts, k)`: split the query and every text into lower-case words
+   (`WORD.findall(text.lower())`, defined in the cell), leave out the English stop words
+   (`STOP_WORDS`), score each text by the number of **distinct**
+   query words it contains, and return the indices of the `k` best texts, highest score first,
+   equal scores in the order of `texts`.
+
+The check compares your search with its own on three queries, then runs both searches on the
+1,066 test sentences for your question and your paraphrase and tells you which kept more.""",
+    "03.4": """### Exercise 03.4 · Where do a word's senses separate? ★★★
+
+The sense table measured the last layer. Does the model tell the senses apart from the start,
+or does it take all its layers? Pick a word of your own with two senses (not one of the four of
+the table) and follow it through the layers.
+
+1. Set `WORD`, at least 3 `SENTENCES` for each of its two senses (the word once in each, as a
+   whole word) and `SENSES`, one label per sentence.
+2. **Predict** first: in which third of the hidden states (0 = the embedding layer, the last =
+   the output) is the gap between "within a sense" and "across senses" largest? Set
+   `prediction` to `"first"`, `"middle"` or `"last"`.
+3. Write `sense_gap_by_layer(model, tokenizer, word, sentences, senses)`: run the model once per
+   sentence with `output_hidden_states=True`; in every hidden state take the word's vector,
+   the mean over its tokens (the tokens whose `offset_mapping` overlaps the word's characters,
+   which `find_word` from `course_utils.static_embeddings` gives); then per hidden state
+   compute, as in the sense table, the mean cosine similarity of the word's vectors within a
+   sense (a vector with itself left out) minus across senses. Return a NumPy array with one gap
+   per hidden state.
+
+The check compares your gaps with its own for the course's "bank" and for your word, then tells
+you where your word's senses separate most.""",
+    "04.3": """### Exercise 04.3 · Outliers: predict, then move the lever ★★
+
+The outlier share depends on HDBSCAN's two levers. `min_cluster_size` is the smallest group
+that counts as a topic; `min_samples` is how many close neighbours a sentence needs to count as
+lying in a dense region.
+
+1. **Predict** first: at `min_cluster_size=25`, raising `min_samples` from 5 to 25 makes the
+   share of outliers go `"up"`, `"down"` or stay the `"same"`? Set `prediction`.
+2. Write `outlier_shares(reduced, settings)`: `reduced` is a UMAP map `(n, 5)` of sentence
+   embeddings, `settings` a list of `(min_cluster_size, min_samples)` pairs. For each pair, fit
+   `HDBSCAN(min_cluster_size=..., min_samples=..., metric="euclidean",
+   cluster_selection_method="eom")` (`from hdbscan import HDBSCAN`) on `reduced`; return the
+   list of the shares of sentences labelled `-1`, numbers between 0 and 1.
+
+The check reduces the 1,066 test sentences as BERTopic does, runs your function, compares it
+with its own and tells you whether your prediction held, and why.""",
+    "05.3": """### Exercise 05.3 · What does fine-tuning change, layer by layer? ★★
+
+Section 2 froze the encoder: none of its layers changed. Fine-tuning lets every layer change,
+but which change most?
+
+1. **Predict** first: after a short fine-tuning run, in which part of the encoder have the
+   sentence vectors moved most, the `"bottom"` (the embeddings and first layers), the
+   `"middle"` or the `"top"`? Set `prediction`.
+2. Write `layer_similarity(before, after, tokenizer, sentences)`: `before` is the pretrained
+   encoder, `after` a copy fine-tuned for a few steps. For every sentence (one at a time, so
+   no padding), run both with `output_hidden_states=True` and, in every hidden state, compare
+   the sentence's mean vector (the mean over its tokens) in `before` and in `after` by cosine
+   similarity. Return a NumPy array with one number per hidden state, the mean over the
+   sentences (1 = unchanged).
+
+The check fine-tunes a copy of the course's encoder for 12 steps, runs your function on 16
+validation sentences, compares it with its own and tells you where the vectors changed most.""",
     # --- 00 · LLMs at a glance -------------------------------------------------------------
     "00.1": """### Exercise 00.1 · Semantic search: top-k by cosine similarity ★
 
@@ -50,7 +127,7 @@ Section 5.3 divides the decoder's scores by a temperature before the softmax. Wr
 `softmax_with_temperature(logits, temperature)`: `logits` is a NumPy vector, `temperature > 0`;
 return the probabilities `softmax(logits / temperature)` (same shape, adding up to 1). It must
 also work for logits in the thousands, where a plain `exp` overflows.""",
-    "00.3": """### Exercise 00.3 · A bigram language model with add-one smoothing ★★★
+    "00.4": """### Exercise 00.4 · A bigram language model with add-one smoothing ★★★
 
 Before neural networks, a language model counted word pairs: $P(w_t \\mid w_{t-1})$. Write
 `bigram_log_prob(corpus, sentence)`: `corpus` is a list of sentences, each a list of words;
@@ -64,11 +141,24 @@ with `v`, and $V$ is the number of distinct tokens that can follow a word: every
 of the corpus plus `"</s>"` (not `"<s>"`). Return the **natural** log of the sentence's
 probability, the sum of $\\log P(w \\mid v)$ over its pairs (from `<s>` to `</s>`).""",
     # --- 01 · Attention from scratch -------------------------------------------------------
-    "01.1": """### Exercise 01.1 · A causal mask ★
+    "01.1": """### Exercise 01.1 · Which layers attend by position? ★★
 
-Write `causal_mask(T)`: a boolean tensor of shape `(T, T)` that is `True` where query `i` may
-attend to key `j`, that is where `j <= i` (PyTorch's `attn_mask` convention of section 4: `True`
-= allowed).""",
+Predict, then measure, on the pretrained MiniLM of section 7. A head that attends **by position**
+(the previous token, `[CLS]`, ...) puts its weights on the same places whatever the words are; a
+head that attends **by content** moves its weights when the words move. Shuffle a review's tokens
+(keeping `[CLS]` first and `[SEP]` last) and compare each head's attention row by row, at the
+same positions: rows that stay put mean a positional head.
+
+1. **Predict** first: in which third of the layers are the heads most positional? Set
+   `prediction` to `"early"`, `"middle"` or `"late"`.
+2. Write `positional_agreement(model, ids, shuffled_ids)`: `model` is the Hugging Face MiniLM
+   (eager attention), `ids` a review's token ids and `shuffled_ids` the same tokens shuffled (two
+   lists). Run the model on each with `output_attentions=True`; for every layer, head and query
+   row `i`, take the **total variation** distance between row `i` of the two attention matrices,
+   `TV = ½ Σ_j |a_ij − b_ij|` (0 = identical rows, 1 = nothing in common); return a NumPy array
+   with one number per layer: the mean over heads and rows of `1 − TV`.
+3. Run the cell: the check runs your function on 12 shuffled test reviews, compares it with its
+   own, and tells you which layer is most positional and whether your prediction held.""",
     "01.2": """### Exercise 01.2 · Causal self-attention ★★
 
 Write `causal_attention(q, k, v)` from scratch (no `F.scaled_dot_product_attention`): `q` and
@@ -92,27 +182,43 @@ the running sum of `exp(score - max)` and the running weighted sum of values, an
 `(T, E_v)` output, equal to causal attention for every chunk size (a chunk that lies wholly in
 a query's future adds nothing for it).""",
     # --- 02 · Attention views and the decoder ----------------------------------------------
-    "02.1": """### Exercise 02.1 · Find the previous-token heads ★
+    "02.1": """### Exercise 02.1 · A head for a relation you choose ★★
 
-Section 3 ranks heads by how much each token attends to the token before it. Write
-`previous_token_share(attn)`: `attn` is a NumPy array `(layers, heads, n, n)` of attention
-weights (row = query, column = key); return a `(layers, heads)` array: for each head, the mean
-over the queries `i = 1 … n-1` of the weight from token `i` to token `i - 1`.""",
-    "02.2": """### Exercise 02.2 · Perplexity from next-token logits ★★
+Section 6 found a head that links a verb to its subject, chosen on some sentences and read on
+others. Now pick a relation of your own (an adjective and its noun, a pronoun and the name it
+stands for, a preposition and its object, ...) and look for a head of the notebook's model that
+tracks it.
 
-Write `perplexity(logits, targets)`: `logits` is a tensor `(T, V)`, row `t` the model's scores
-for the token at position `t`, and `targets` the `(T,)` ids of the tokens that actually came.
-Return the perplexity, `exp` of the mean cross-entropy (natural log) of the targets under
-`softmax(logits)`, as a number. For equal logits it is the vocabulary size.""",
-    "02.3": """### Exercise 02.3 · Top-p (nucleus) sampling with a temperature ★★★
+1. Write at least 4 examples into `CHOOSE` and at least 2 new ones into `HELD_OUT`, each
+   `(sentence, from_word, to_word)`, with both words spelled as the tokenizer spells them
+   (lower case) and kept whole (`tokenizer.tokenize(sentence)` shows the tokens).
+2. **Predict** first: will the head that scores best on `CHOOSE` still put over twice a uniform
+   share of its weight on the relation in `HELD_OUT`? Set `prediction` to `"yes"` or `"no"`.
+3. Write `link_weights(model, tokenizer, examples)`: for every example, run the model with
+   `output_attentions=True`, find the two words among the tokens of the input ids (first
+   occurrence) and read every head's weight from `from_word` to `to_word`; return a NumPy array
+   `(layers, heads)`, the mean over the examples. (Section 6 called the package's
+   `av.link_scores`; write it yourself here.)
 
-Write `sample_top_p(logits, top_p, temperature, generator)`: `logits` is a tensor `(V,)`.
-Divide the logits by `temperature`, take the softmax, keep the **smallest set of most likely
-tokens whose probabilities add up to at least `top_p`** (the token that carries the total past
-`top_p` is kept; at least one token always is), renormalise, and draw one token id with
-`torch.multinomial(..., generator=generator)`. Return it as an `int`. The check draws 2,000
+The check compares your function with its own on section 6's sentences and on yours, picks the
+best head on `CHOOSE`, reads it on `HELD_OUT` and tells you whether your prediction held.""",
+    "02.2": """### Exercise 02.2 · Perplexity of a padded batch ★★
+
+Section 4 computed the loss on windows of equal length. Sentences come in different lengths, so
+a batch is padded, and the padding positions carry the target `-100` (PyTorch's
+`ignore_index`). Write `perplexity(logits, targets)`: `logits` is a tensor `(B, T, V)`,
+`targets` a `(B, T)` tensor of token ids with `-100` where there is no token. Return the
+perplexity of the batch as a number: `exp` of the mean cross-entropy (natural log) over the
+**real** target tokens, each token counting once, whatever the length of its sentence.""",
+    "02.3": """### Exercise 02.3 · Min-p sampling with a temperature ★★★
+
+Top-p keeps a fixed share of the probability mass; **min-p** keeps every token that is at least
+`min_p` times as likely as the most likely one, so it keeps few tokens when the model is sure
+and many when it is not. Write `sample_min_p(logits, min_p, temperature, generator)`: `logits`
+is a tensor `(V,)`. Divide the logits by `temperature`, take the softmax, keep the tokens whose
+probability is at least `min_p` times the largest probability, renormalise, and draw one token id
+with `torch.multinomial(..., generator=generator)`. Return it as an `int`. The check draws 2,000
 tokens at each of three settings and compares the frequencies with what they should be.""",
-    # --- 03 · Contextual embeddings --------------------------------------------------------
     "03.1": """### Exercise 03.1 · Mean pooling with a padding mask ★
 
 A sentence embedding is the mean of its token vectors over the **real** tokens (section
@@ -151,7 +257,7 @@ $$\\text{c-TF-IDF}(t, c) = \\text{tf}(t, c) \\cdot \\log\\left(1 + \\frac{A}{f(t
 where $\\text{tf}(t, c)$ is word `t`'s count in cluster `c` divided by the cluster's total number
 of words, $f(t)$ the count of `t` over all clusters, and $A$ the average number of words per
 cluster.""",
-    "04.3": """### Exercise 04.3 · Reassign outliers to the nearest topic ★★★
+    "04.4": """### Exercise 04.4 · Reassign outliers to the nearest topic ★★★
 
 The "embeddings" strategy of `reduce_outliers`. Write `reassign_outliers(embeddings, topics,
 threshold)`: `embeddings` is a NumPy array `(n, d)`, `topics` an `(n,)` array of topic ids (`-1` =
@@ -172,7 +278,7 @@ The reliability diagram of section C, as one number. Write
 of P(positive) (a probability `p` falls in bin `min(floor(p * n_bins), n_bins - 1)`, so 1.0 is
 in the last bin); for each non-empty bin, take |share of positives − mean probability| and
 weight it by the bin's share of all examples; return the sum.""",
-    "05.3": """### Exercise 05.3 · Temperature scaling on validation logits ★★★
+    "05.4": """### Exercise 05.4 · Temperature scaling on validation logits ★★★
 
 A classifier can rank well and still be over-confident. Temperature scaling divides its logits
 by one number `T` fitted on the validation split. Write `fit_temperature(logits, labels)`:
@@ -183,6 +289,72 @@ and under-confident (`T < 1`) logits.""",
 }
 
 STARTERS: dict[str, str] = {
+    "00.3": '''from course_utils import exercises
+import re
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+prediction = None  # "meaning", "words" or "tie": which search keeps more of its results?
+QUESTION = ""  # your own search for film reviews
+PARAPHRASE = ""  # the same search in other words
+WORD = re.compile(r"[a-z0-9']+")  # a word: WORD.findall(text.lower())
+STOP_WORDS = ENGLISH_STOP_WORDS  # the words to leave out
+
+
+def word_search(query: str, texts: list[str], k: int) -> list[int]:
+    """Indices of the k texts sharing the most distinct content words with the query."""
+    # YOUR CODE HERE
+    return None
+
+
+exercises.check_word_search(word_search, prediction, QUESTION, PARAPHRASE)''',
+    "03.4": '''from course_utils import exercises
+import numpy as np
+import torch
+
+prediction = None  # "first", "middle" or "last": where is the gap largest?
+WORD = ""  # a word with two senses
+SENTENCES = [  # at least 3 sentences per sense, the word in each
+]
+SENSES = []  # one label per sentence, e.g. "field" or "sound"
+
+
+def sense_gap_by_layer(model: torch.nn.Module, tokenizer, word: str, sentences: list[str],
+                       senses: list[str]) -> np.ndarray:
+    """Per hidden state 0..L: mean cosine of the word's vectors within a sense minus across."""
+    # YOUR CODE HERE
+    return None
+
+
+exercises.check_sense_gap_by_layer(sense_gap_by_layer, prediction, WORD, SENTENCES, SENSES)''',
+    "04.3": '''from course_utils import exercises
+import numpy as np
+
+prediction = None  # "up", "down" or "same": the outlier share when min_samples goes 5 -> 25
+
+
+def outlier_shares(reduced: np.ndarray, settings: list[tuple[int, int]]) -> list[float]:
+    """HDBSCAN's share of outliers (label -1) for each (min_cluster_size, min_samples)."""
+    # YOUR CODE HERE
+    return None
+
+
+exercises.check_outlier_shares(outlier_shares, prediction)''',
+    "05.3": '''from course_utils import exercises
+import numpy as np
+import torch
+
+prediction = None  # "bottom", "middle" or "top": where do the vectors move most?
+
+
+def layer_similarity(before: torch.nn.Module, after: torch.nn.Module, tokenizer,
+                     sentences: list[str]) -> np.ndarray:
+    """Per hidden state 0..L: mean over sentences of cos(mean vector before, after)."""
+    # YOUR CODE HERE
+    return None
+
+
+exercises.check_layer_similarity(layer_similarity, prediction)''',
     "00.1": '''from course_utils import exercises
 import numpy as np
 
@@ -205,7 +377,7 @@ def softmax_with_temperature(logits: np.ndarray, temperature: float) -> np.ndarr
 
 
 exercises.check_softmax_with_temperature(softmax_with_temperature)''',
-    "00.3": '''from course_utils import exercises
+    "00.4": '''from course_utils import exercises
 
 
 def bigram_log_prob(corpus: list[list[str]], sentence: list[str]) -> float:
@@ -216,16 +388,20 @@ def bigram_log_prob(corpus: list[list[str]], sentence: list[str]) -> float:
 
 exercises.check_bigram_log_prob(bigram_log_prob)''',
     "01.1": '''from course_utils import exercises
+import numpy as np
 import torch
 
+prediction = None  # "early", "middle" or "late": where are the most positional heads?
 
-def causal_mask(T: int) -> torch.Tensor:
-    """(T, T) bool tensor: True where query i may attend to key j."""
+
+def positional_agreement(model: torch.nn.Module, ids: list[int],
+                         shuffled_ids: list[int]) -> np.ndarray:
+    """Per layer: mean over heads and query rows of 1 - TV(row on ids, same row shuffled)."""
     # YOUR CODE HERE
     return None
 
 
-exercises.check_causal_mask(causal_mask)''',
+exercises.check_positional_agreement(positional_agreement, prediction)''',
     "01.2": '''from course_utils import exercises
 import torch
 
@@ -262,21 +438,29 @@ def online_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 exercises.check_online_causal_attention(online_causal_attention)''',
     "02.1": '''from course_utils import exercises
 import numpy as np
+import torch
+
+prediction = None  # "yes" or "no": will the best head on CHOOSE hold on HELD_OUT?
+CHOOSE = [  # (sentence, from_word, to_word): at least 4 examples of your relation
+]
+HELD_OUT = [  # at least 2 new sentences, the same relation
+]
 
 
-def previous_token_share(attn: np.ndarray) -> np.ndarray:
-    """(layers, heads, n, n) -> (layers, heads): mean weight from token i to token i - 1."""
+def link_weights(model: torch.nn.Module, tokenizer, examples) -> np.ndarray:
+    """(layers, heads): mean attention weight from each example's from_word to its to_word."""
     # YOUR CODE HERE
     return None
 
 
-exercises.check_previous_token_share(previous_token_share)''',
+exercises.check_relation_head(link_weights, prediction, CHOOSE, HELD_OUT)''',
     "02.2": '''from course_utils import exercises
 import torch
 
 
 def perplexity(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """exp(mean cross-entropy) of the targets (T,) under softmax(logits (T, V))."""
+    """exp(mean cross-entropy over the real tokens) of a padded batch: logits (B, T, V),
+    targets (B, T) with -100 on padding."""
     # YOUR CODE HERE
     return None
 
@@ -286,14 +470,14 @@ exercises.check_perplexity(perplexity)''',
 import torch
 
 
-def sample_top_p(logits: torch.Tensor, top_p: float, temperature: float,
+def sample_min_p(logits: torch.Tensor, min_p: float, temperature: float,
                  generator: torch.Generator) -> int:
-    """One token id drawn from the top-p nucleus of softmax(logits / temperature)."""
+    """One token id drawn among those at least min_p times as likely as the most likely one."""
     # YOUR CODE HERE
     return None
 
 
-exercises.check_sample_top_p(sample_top_p)''',
+exercises.check_sample_min_p(sample_min_p)''',
     "03.1": '''from course_utils import exercises
 import torch
 
@@ -348,7 +532,7 @@ def class_tfidf(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 exercises.check_class_tfidf(class_tfidf)''',
-    "04.3": '''from course_utils import exercises
+    "04.4": '''from course_utils import exercises
 import numpy as np
 
 
@@ -382,7 +566,7 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: in
 
 
 exercises.check_expected_calibration_error(expected_calibration_error)''',
-    "05.3": '''from course_utils import exercises
+    "05.4": '''from course_utils import exercises
 import numpy as np
 
 
@@ -398,4 +582,4 @@ exercises.check_fit_temperature(fit_temperature)''',
 
 def by_notebook(number: str) -> list[str]:
     """The exercise ids of notebook ``number`` (``"01"``), in order."""
-    return [i for i in STARTERS if i.split(".")[0] == number]
+    return sorted(i for i in STARTERS if i.split(".")[0] == number)

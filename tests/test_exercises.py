@@ -54,6 +54,43 @@ def solution_of(exercise_id: str) -> tuple[ModuleType, str, str]:
     return module, check_name, answer_name
 
 
+def prediction_of(exercise_id: str) -> Any:
+    """The reference solution's prediction for a predict-first exercise (``None`` otherwise)."""
+    return getattr(SOLUTIONS[exercise_id.split(".")[0]], "PREDICTIONS", {}).get(exercise_id)
+
+
+def checker(exercise_id: str) -> Any:
+    """The exercise's check as a function of the learner's function alone: a predict-first
+    check gets the reference solution's prediction."""
+    exercise = exercises.EXERCISES[exercise_id]
+    if exercise.choices:
+        return lambda answer, *more: exercise.check(
+            answer, *(more or (prediction_of(exercise_id), *inputs_of(exercise_id)))
+        )
+    return exercise.check
+
+
+def inputs_of(exercise_id: str) -> list[Any]:
+    """The reference solution's values of the starter variables a predict-first check reads."""
+    module = SOLUTIONS[exercise_id.split(".")[0]]
+    return [getattr(module, name) for name in exercises.EXERCISES[exercise_id].inputs]
+
+
+def not_done_line(exercise_id: str) -> str:
+    """What the untouched starter prints."""
+    exercise = exercises.EXERCISES[exercise_id]
+    if exercise.choices:
+        options = ", ".join(f'"{c}"' for c in exercise.choices)
+        return (
+            f"… Exercise {exercise_id} not done yet: write your prediction into `prediction` "
+            f"first (one of {options}): predict, then fill in and run {exercise.answer}"
+        )
+    return (
+        f"… Exercise {exercise_id} not done yet: fill in {exercise.answer} "
+        "where this cell says YOUR CODE HERE"
+    )
+
+
 def quiet(fn: Any, *args: Any) -> tuple[Any, str]:
     """Call ``fn``; return its result and what it printed."""
     out = io.StringIO()
@@ -74,7 +111,8 @@ def split_starter(source: str) -> tuple[str, str]:
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_reference_solution_is_correct(exercise_id: str) -> None:
     module, check_name, answer_name = solution_of(exercise_id)
-    verdict, printed = quiet(getattr(exercises, check_name), getattr(module, answer_name))
+    assert getattr(exercises, check_name) is exercises.EXERCISES[exercise_id].check
+    verdict, printed = quiet(checker(exercise_id), getattr(module, answer_name))
     assert verdict.status == "correct", verdict.line
     assert printed.strip() == verdict.line and printed.startswith(
         f"✓ Exercise {exercise_id} correct: "
@@ -102,11 +140,7 @@ def test_untouched_starter_is_not_done(exercise_id: str) -> None:
     exec(compile(body, f"<starter {exercise_id}>", "exec"), namespace)
     verdict, printed = quiet(eval, last, namespace)
     assert verdict.status == "not done", verdict.line
-    answer = exercises.EXERCISES[exercise_id].answer
-    assert (
-        printed.strip() == f"… Exercise {exercise_id} not done yet: fill in {answer} "
-        "where this cell says YOUR CODE HERE"
-    )
+    assert printed.strip() == not_done_line(exercise_id)
     # the whole cell, run as a notebook runs it, prints the same line and raises nothing
     _, printed_cell = quiet(exec, compile(source, "<cell>", "exec"), {"__name__": "__main__"})
     assert printed_cell == printed
@@ -121,13 +155,16 @@ def test_starter_shape(exercise_id: str) -> None:
     assert (
         f"def {exercise.answer}(" in source and "    # YOUR CODE HERE\n    return None\n" in source
     )
-    assert split_starter(source)[1] == f"exercises.{exercise.check.__name__}({exercise.answer})"
+    assert split_starter(source)[1] == exercise.call
+    if exercise.choices:
+        assert "\nprediction = None  # " in source, "the prediction comes first, as None"
     raising = source.replace(
         "    # YOUR CODE HERE\n    return None\n", "    raise NotImplementedError\n"
     )
     body, last = split_starter(raising)
     namespace: dict[str, Any] = {"__name__": "__main__"}
     exec(compile(body, "<cell>", "exec"), namespace)
+    namespace["prediction"] = prediction_of(exercise_id)
     verdict, _ = quiet(eval, last, namespace)
     assert verdict.status == "not done", "raise NotImplementedError must also be 'not done'"
 
@@ -157,9 +194,59 @@ NLL = """
         z = logits / t
         z = z - z.max(1, keepdims=True)
         lp = z - np.log(np.exp(z).sum(1, keepdims=True))
-        return -lp[np.arange(len(labels)), labels].mean()"""  # 05.3: the NLL at temperature t
+        return -lp[np.arange(len(labels)), labels].mean()"""  # 05.4: the NLL at temperature t
 RIGHT = {
     "00.3": """
+    def words(text):
+        return {w for w in WORD.findall(text.lower()) if w not in STOP_WORDS}
+
+    wanted = words(query)
+    scores = np.array([len(wanted & words(text)) for text in texts])
+    return np.argsort(-scores, kind="stable")[:k].tolist()""",
+    "03.4": """
+    from course_utils.static_embeddings import find_word
+
+    vectors = []
+    for sentence in sentences:
+        start, end = find_word(sentence, word)
+        enc = tokenizer(sentence, return_offsets_mapping=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping")[0].tolist()
+        rows = [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
+        with torch.inference_mode():
+            states = torch.stack(model(**enc, output_hidden_states=True).hidden_states)[:, 0]
+        vectors.append(states[:, rows].mean(1))
+    v = torch.nn.functional.normalize(torch.stack(vectors, 1).double(), dim=-1)
+    sims = (v @ v.transpose(1, 2)).numpy()
+    s = np.asarray(senses)
+    same = s[:, None] == s[None, :]
+    within = same & ~np.eye(len(s), dtype=bool)
+    return np.array([sim[within].mean() - sim[~same].mean() for sim in sims])""",
+    "04.3": """
+    from hdbscan import HDBSCAN
+
+    shares = []
+    for size, samples in settings:
+        labels = HDBSCAN(min_cluster_size=size, min_samples=samples, metric="euclidean",
+                         cluster_selection_method="eom").fit(reduced).labels_
+        shares.append(float(np.mean(labels == -1)))
+    return shares""",
+    "05.3": """
+    sims = []
+    for sentence in sentences:
+        enc = tokenizer(sentence, return_tensors="pt")
+        with torch.inference_mode():
+            a = torch.stack(before(**enc, output_hidden_states=True).hidden_states)[:, 0]
+            b = torch.stack(after(**enc, output_hidden_states=True).hidden_states)[:, 0]
+        sims.append(torch.cosine_similarity(a.mean(1), b.mean(1), dim=-1))
+    return torch.stack(sims).mean(0).numpy()""",
+    "01.1": """
+    with torch.inference_mode():
+        plain = model(torch.tensor([ids]), output_attentions=True).attentions
+        shuffled = model(torch.tensor([shuffled_ids]), output_attentions=True).attentions
+    a, b = torch.stack([x[0] for x in plain]), torch.stack([x[0] for x in shuffled])
+    tv = 0.5 * (a - b).abs().sum(-1)
+    return (1 - tv).mean((1, 2)).numpy()""",
+    "00.4": """
     pairs, starts = Counter(), Counter()
     for words in corpus:
         t = ["<s>", *words, "</s>"]
@@ -192,11 +279,23 @@ RIGHT = {
         acc = acc * torch.exp(m - m_new) + p @ v[j:j + chunk]
         m = m_new
     return acc / denom""",
+    "02.1": """
+    scores = []
+    for sentence, src, dst in examples:
+        enc = tokenizer(sentence, return_tensors="pt")
+        tokens = tokenizer.convert_ids_to_tokens(enc['input_ids'][0])
+        with torch.inference_mode():
+            attn = torch.stack(model(**enc, output_attentions=True).attentions)[:, 0]
+        scores.append(attn[:, :, tokens.index(src), tokens.index(dst)])
+    return torch.stack(scores).mean(0).numpy()""",
+    "02.2": """
+    real = targets != -100
+    nll = -torch.log_softmax(logits, -1).gather(-1, targets.clamp_min(0)[..., None])[..., 0]
+    return nll[real].mean().exp().item()""",
     "02.3": """
     probs = torch.softmax(logits / temperature, -1)
-    sp, order = torch.sort(probs, descending=True)
-    kept = torch.where(sp.cumsum(-1) - sp < top_p, sp, torch.zeros_like(sp))
-    return int(order[torch.multinomial(kept, 1, generator=generator)])""",
+    kept = torch.where(probs >= min_p * probs.max(), probs, torch.zeros_like(probs))
+    return int(torch.multinomial(kept, 1, generator=generator))""",
     "03.2": """
     u = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     sim, s = u @ u.T, np.asarray(senses)
@@ -212,7 +311,7 @@ RIGHT = {
     cl = np.unique(labels[labels != -1])
     per = np.vstack([counts[labels == c].sum(0) for c in cl]).astype(float)
     return per / per.sum(1, keepdims=True) * np.log(1 + per.sum(1).mean() / per.sum(0))""",
-    "04.3": """
+    "04.4": """
     ids = np.unique(topics[topics != -1])
     c = np.vstack([embeddings[topics == t].mean(0) for t in ids])
     u = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
@@ -231,7 +330,7 @@ RIGHT = {
         if inside.any():
             ece += inside.mean() * abs(labels[inside].mean() - probs[inside].mean())
     return ece""",
-    "05.3": NLL
+    "05.4": NLL
     + """
     from scipy.optimize import minimize_scalar
     best = minimize_scalar(lambda s: nll(np.exp(s)), bounds=(-4, 4), method="bounded")
@@ -248,12 +347,119 @@ def mistake(right: str, *edits: tuple[str, str]) -> str:
 
 
 def grid_search(grid: str) -> str:
-    """05.3 with the temperature picked from ``grid`` instead of searched for."""
+    """05.4 with the temperature picked from ``grid`` instead of searched for."""
     return NLL + f"\n    grid = {grid}\n    return float(grid[np.argmin([nll(t) for t in grid])])"
 
 
 # exercise id -> [(what the mistake is, a fragment the message must contain, the wrong code)]
 WRONG: dict[str, list[tuple[str, str, str]]] = {
+    "00.3": [
+        (
+            "repeats counted",
+            "distinct word once",
+            mistake(
+                RIGHT["00.3"],
+                (
+                    "len(wanted & words(text))",
+                    "sum(w in wanted for w in WORD.findall(text.lower()))",
+                ),
+            ),
+        ),
+        (
+            "stop words kept",
+            "stop words",
+            mistake(RIGHT["00.3"], (" if w not in STOP_WORDS", "")),
+        ),
+        ("case kept", "upper and lower case", mistake(RIGHT["00.3"], ("text.lower()", "text"))),
+        (
+            "unstable ties",
+            "reverse order",
+            mistake(
+                RIGHT["00.3"],
+                (
+                    'np.argsort(-scores, kind="stable")',
+                    "np.lexsort((-np.arange(len(texts)), -scores))",
+                ),
+            ),
+        ),
+    ],
+    "03.4": [
+        (
+            "diagonal kept",
+            "diagonal",
+            mistake(RIGHT["03.4"], (" & ~np.eye(len(s), dtype=bool)", "")),
+        ),
+        (
+            "sentence means",
+            "mean vectors",
+            mistake(RIGHT["03.4"], ("states[:, rows].mean(1)", "states.mean(1)")),
+        ),
+        (
+            "dot products",
+            "dot products",
+            mistake(
+                RIGHT["03.4"],
+                (
+                    "torch.nn.functional.normalize(torch.stack(vectors, 1).double(), dim=-1)",
+                    "torch.stack(vectors, 1).double()",
+                ),
+            ),
+        ),
+        (
+            "last layer only",
+            "shape",
+            mistake(RIGHT["03.4"], ("for sim in sims])", "for sim in sims[-1:]])")),
+        ),
+    ],
+    "04.3": [
+        (
+            "percent",
+            "percentages",
+            mistake(
+                RIGHT["04.3"],
+                ("float(np.mean(labels == -1))", "100 * float(np.mean(labels == -1))"),
+            ),
+        ),
+        (
+            "counts",
+            "share of all sentences",
+            mistake(RIGHT["04.3"], ("float(np.mean(labels == -1))", "float(np.sum(labels == -1))")),
+        ),
+        (
+            "min_samples ignored",
+            "min_samples",
+            mistake(RIGHT["04.3"], ("min_samples=samples", "min_samples=None")),
+        ),
+        (
+            "clustered share",
+            "the outliers are the rest",
+            mistake(RIGHT["04.3"], ("labels == -1", "labels != -1")),
+        ),
+    ],
+    "05.3": [
+        ("cls", "[CLS]", mistake(RIGHT["05.3"], ("a.mean(1), b.mean(1)", "a[:, 0], b[:, 0]"))),
+        (
+            "distance",
+            "1 - cosine",
+            mistake(RIGHT["05.3"], ("torch.stack(sims).mean(0)", "1 - torch.stack(sims).mean(0)")),
+        ),
+        (
+            "dot",
+            "dot products",
+            mistake(
+                RIGHT["05.3"],
+                (
+                    "torch.cosine_similarity(a.mean(1), b.mean(1), dim=-1)",
+                    "(a.double().mean(1) * b.double().mean(1)).sum(-1)",
+                ),
+            ),
+        ),
+        (
+            "last layer",
+            "one number per hidden state",
+            mistake(RIGHT["05.3"], ("torch.stack(sims).mean(0)", "torch.stack(sims).mean(0)[-1:]")),
+        ),
+    ],
     "00.1": [
         ("dot product, not cosine", "dot product", "return np.argsort(-(matrix @ query))[:k]"),
         (
@@ -281,27 +487,31 @@ WRONG: dict[str, list[tuple[str, str, str]]] = {
         ),
         ("ignores T", "ignores", "e = np.exp(logits - logits.max())\n    return e / e.sum()"),
     ],
-    "00.3": [
+    "00.4": [
         (
             "no smoothing",
             "not smoothed",
             mistake(
-                RIGHT["00.3"], ("(pairs[a, b] + 1) / (starts[a] + V)", "pairs[a, b] / starts[a]")
+                RIGHT["00.4"], ("(pairs[a, b] + 1) / (starts[a] + V)", "pairs[a, b] / starts[a]")
             ),
         ),
-        ("V counts <s>", "<s>", mistake(RIGHT["00.3"], ("}) + 1", "}) + 2"))),
-        ("no </s>", "</s>", mistake(RIGHT["00.3"], (', "</s>"]', "]"), ("}) + 1", "})"))),
-        ("log10", "base 10", mistake(RIGHT["00.3"], ("math.log(", "math.log10("))),
+        ("V counts <s>", "<s>", mistake(RIGHT["00.4"], ("}) + 1", "}) + 2"))),
+        ("no </s>", "</s>", mistake(RIGHT["00.4"], (', "</s>"]', "]"), ("}) + 1", "})"))),
+        ("log10", "base 10", mistake(RIGHT["00.4"], ("math.log(", "math.log10("))),
     ],
     "01.1": [
-        ("diagonal excluded", "diagonal", "return torch.ones(T, T, dtype=torch.bool).tril(-1)"),
-        ("inverted convention", "blocked", "return torch.ones(T, T, dtype=torch.bool).triu(1)"),
+        ("no half", "without the half", mistake(RIGHT["01.1"], ("0.5 * ", ""))),
+        ("distance", "1 - TV", mistake(RIGHT["01.1"], ("(1 - tv)", "tv"))),
         (
-            "future instead of past",
-            "later tokens",
-            "return torch.ones(T, T, dtype=torch.bool).triu()",
+            "max over heads",
+            "maximum over heads",
+            mistake(RIGHT["01.1"], (".mean((1, 2))", ".mean(2).max(1).values")),
         ),
-        ("float mask", "dtype", "return torch.ones(T, T).tril()"),
+        (
+            "one per head",
+            "one number per layer",
+            mistake(RIGHT["01.1"], (".mean((1, 2))", ".mean(2)")),
+        ),
     ],
     "01.2": [
         ("no √d", "not divided by √d", mistake(RIGHT["01.2"], (" / math.sqrt(q.size(-1))", ""))),
@@ -387,49 +597,51 @@ WRONG: dict[str, list[tuple[str, str, str]]] = {
     ],
     "02.1": [
         (
-            "next token",
-            "next token",
-            "return np.diagonal(attn, offset=1, axis1=2, axis2=3).mean(-1)",
-        ),
-        ("itself", "itself", "return np.diagonal(attn, axis1=2, axis2=3).mean(-1)"),
-        (
-            "divides by n",
-            "n - 1",
-            "return np.diagonal(attn, offset=-1, axis1=2, axis2=3).sum(-1) / attn.shape[-1]",
+            "swapped",
+            "attn[i, j]",
+            mistake(
+                RIGHT["02.1"],
+                ("tokens.index(src), tokens.index(dst)", "tokens.index(dst), tokens.index(src)"),
+            ),
         ),
         (
-            "averaged over heads",
-            "shape",
-            "return np.diagonal(attn, offset=-1, axis1=2, axis2=3).mean()",
+            "no [CLS]",
+            "one token off",
+            mistake(
+                RIGHT["02.1"],
+                (
+                    "tokenizer.convert_ids_to_tokens(enc['input_ids'][0])",
+                    "tokenizer.tokenize(sentence)",
+                ),
+            ),
         ),
+        ("summed", "average them", mistake(RIGHT["02.1"], (".mean(0)", ".sum(0)"))),
+        ("one number", "shape", mistake(RIGHT["02.1"], (".mean(0).numpy()", ".mean().numpy()"))),
     ],
     "02.2": [
         (
-            "cross-entropy",
-            "exponential",
-            "return torch.nn.functional.cross_entropy(logits, targets).item()",
+            "per-sentence mean",
+            "2-token",
+            mistake(
+                RIGHT["02.2"], ("nll[real].mean()", "((nll * real).sum(1) / real.sum(1)).mean()")
+            ),
         ),
         (
-            "exp of the sum",
-            "sum",
-            "F = torch.nn.functional\n"
-            "return F.cross_entropy(logits, targets, reduction='sum').exp().item()",
+            "mean of perplexities",
+            "perplexities",
+            mistake(
+                RIGHT["02.2"],
+                ("nll[real].mean().exp()", "((nll * real).sum(1) / real.sum(1)).exp().mean()"),
+            ),
         ),
-        (
-            "mean of exp",
-            "per-token",
-            "F = torch.nn.functional\n"
-            "return F.cross_entropy(logits, targets, reduction='none').exp().mean().item()",
-        ),
+        ("padding counted", "padding", mistake(RIGHT["02.2"], ("nll[real]", "nll"))),
+        ("cross-entropy", "exponential", mistake(RIGHT["02.2"], (".exp().item()", ".item()"))),
         (
             "base 2",
             "raises 2",
-            "return 2 ** torch.nn.functional.cross_entropy(logits, targets).item()",
-        ),
-        (
-            "raw logits",
-            "log-softmax",
-            "return (-logits[torch.arange(len(targets)), targets]).mean().exp().item()",
+            mistake(
+                RIGHT["02.2"], ("nll[real].mean().exp().item()", "(2 ** nll[real].mean()).item()")
+            ),
         ),
     ],
     "02.3": [
@@ -444,36 +656,33 @@ WRONG: dict[str, list[tuple[str, str, str]]] = {
             mistake(RIGHT["02.3"], ("/ temperature", "* temperature")),
         ),
         (
-            "drops the crossing token",
-            "left out",
-            mistake(
-                RIGHT["02.3"],
-                (
-                    "kept = torch.where(sp.cumsum(-1) - sp < top_p,",
-                    "keep = sp.cumsum(-1) < top_p\n"
-                    "    keep[0] = True\n"
-                    "    kept = torch.where(keep,",
-                ),
-            ),
+            "absolute threshold",
+            "min_p itself",
+            mistake(RIGHT["02.3"], ("min_p * probs.max()", "min_p")),
         ),
         (
-            "uniform over the nucleus",
+            "uniform",
             "uniformly",
             mistake(
                 RIGHT["02.3"],
                 (
-                    "torch.where(sp.cumsum(-1) - sp < top_p, sp, torch.zeros_like(sp))",
-                    "(sp.cumsum(-1) - sp < top_p).double()",
+                    "torch.where(probs >= min_p * probs.max(), probs, torch.zeros_like(probs))",
+                    "(probs >= min_p * probs.max()).double()",
                 ),
             ),
         ),
         (
-            "no top-p",
-            "outside the nucleus",
-            "probs = torch.softmax(logits / temperature, -1)\n"
-            "return int(torch.multinomial(probs, 1, generator=generator))",
+            "no filter",
+            "min-p should have cut",
+            mistake(
+                RIGHT["02.3"],
+                (
+                    "torch.where(probs >= min_p * probs.max(), probs, torch.zeros_like(probs))",
+                    "probs",
+                ),
+            ),
         ),
-        ("greedy", "most likely", "return int(logits.argmax())"),
+        ("greedy", "never drawn", "return int(logits.argmax())"),
     ],
     "03.1": [
         ("padding averaged in", "[PAD]", "return hidden.mean(1)"),
@@ -558,25 +767,25 @@ WRONG: dict[str, list[tuple[str, str, str]]] = {
             mistake(RIGHT["04.2"], ("labels[labels != -1]", "labels")),
         ),
     ],
-    "04.3": [
+    "04.4": [
         (
             "members move too",
             "only outliers",
             mistake(
-                RIGHT["04.3"],
+                RIGHT["04.4"],
                 ("(topics == -1) & (sims.max(1) >= threshold)", "sims.max(1) >= threshold"),
             ),
         ),
         (
             "threshold ignored",
             "threshold is not applied",
-            mistake(RIGHT["04.3"], ("(topics == -1) & (sims.max(1) >= threshold)", "topics == -1")),
+            mistake(RIGHT["04.4"], ("(topics == -1) & (sims.max(1) >= threshold)", "topics == -1")),
         ),
         (
             "dot product",
             "dot product",
             mistake(
-                RIGHT["04.3"],
+                RIGHT["04.4"],
                 ("u @ (c / np.linalg.norm(c, axis=1, keepdims=True)).T", "embeddings @ c.T"),
             ),
         ),
@@ -637,8 +846,8 @@ WRONG: dict[str, list[tuple[str, str, str]]] = {
             "labels, probs = ((probs >= 0.5) == (labels == 1)).astype(float), conf" + RIGHT["05.2"],
         ),
     ],
-    "05.3": [
-        ("reciprocal", "reciprocal", mistake(RIGHT["05.3"], ("logits / t", "logits * t"))),
+    "05.4": [
+        ("reciprocal", "reciprocal", mistake(RIGHT["05.4"], ("logits / t", "logits * t"))),
         ("nothing fitted", "T = 1", "return 1.0"),
         ("coarse grid", "lowers the validation NLL", grid_search("np.arange(0.5, 5.01, 0.5)")),
         ("search only above 1", "below", grid_search("np.linspace(1, 5, 4001)")),
@@ -685,7 +894,7 @@ def test_wrong_answer_is_rejected_with_a_reason(
     exercise_id: str, why: str, fragment: str, body: str
 ) -> None:
     wrong = make_function(exercise_id, body)
-    verdict, printed = quiet(exercises.EXERCISES[exercise_id].check, wrong)
+    verdict, printed = quiet(checker(exercise_id), wrong)
     assert verdict.status == "wrong", f"{why}: {verdict.line}"
     assert printed.startswith(f"✗ Exercise {exercise_id} not yet right: "), printed
     assert fragment in verdict.message, f"{why}: expected {fragment!r} in {verdict.message!r}"
@@ -697,9 +906,7 @@ def test_wrong_answer_is_rejected_with_a_reason(
 @pytest.mark.parametrize("exercise_id", sorted(RIGHT))
 def test_right_answers_behind_the_mistakes(exercise_id: str) -> None:
     """Each wrong answer made with ``mistake`` is one edit away from a right one."""
-    verdict, _ = quiet(
-        exercises.EXERCISES[exercise_id].check, make_function(exercise_id, RIGHT[exercise_id])
-    )
+    verdict, _ = quiet(checker(exercise_id), make_function(exercise_id, RIGHT[exercise_id]))
     assert verdict.status == "correct", verdict.line
 
 
@@ -711,7 +918,7 @@ def test_every_exercise_has_wrong_answers(exercise_id: str) -> None:
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_check_never_raises(exercise_id: str) -> None:
     """Whatever the learner's code does, the check answers with a verdict."""
-    check = exercises.EXERCISES[exercise_id].check
+    check = checker(exercise_id)
 
     def boom(*args: Any) -> Any:
         raise ValueError("boom")
@@ -762,6 +969,8 @@ def test_task_text(exercise_id: str) -> None:
     task = STARTERS.TASKS[exercise_id]
     assert task.startswith(f"### Exercise {exercise_id} · {exercise.title} {exercise.stars}\n\n")
     assert f"`{exercise.answer}(" in task, "the task names the function to write"
+    if exercise.choices:
+        assert "**Predict** first" in task and all(f'`"{c}"`' in task for c in exercise.choices)
     assert not any(line.startswith(("# ", "## ")) for line in task.splitlines()), (
         "a level-1/2 heading would end the exercises section for solutions/insert_cells.py"
     )
@@ -819,7 +1028,38 @@ def test_notebook_exercise_cells_match_and_pass_with_the_solution(number: str) -
             and "".join(task["source"]) == STARTERS.TASKS[exercise_id]
         )
         namespace = load(solution).__dict__
+        namespace["prediction"] = prediction_of(exercise_id)
         verdict, _ = quiet(eval, split_starter(source)[1], namespace)
         assert verdict.status == "correct", f"{notebook} {exercise_id}: {verdict.line}"
     intro = cells[found[0][0] - 2]
     assert "".join(intro["source"]) == STARTERS.intro(notebook)
+
+
+# --- (f) predict → run → explain on the real model ----------------------------------------
+
+PREDICTING = [i for i, e in exercises.EXERCISES.items() if e.choices]
+
+
+@pytest.mark.parametrize("exercise_id", PREDICTING)
+def test_prediction_comes_first_and_is_told_whether_it_held(exercise_id: str) -> None:
+    """On the real bundled model: no prediction is "not done" even with a right function; a
+    prediction outside the choices is "wrong"; every choice with the right function is
+    "correct", and the message says whether that prediction held."""
+    exercise = exercises.EXERCISES[exercise_id]
+    module, _, answer_name = solution_of(exercise_id)
+    solution = getattr(module, answer_name)
+    inputs = inputs_of(exercise_id)
+    verdict, _ = quiet(exercise.check, solution, None, *inputs)
+    assert verdict.status == "not done" and "prediction" in verdict.message
+    assert "predict, then fill in and run" in verdict.message
+    verdict, _ = quiet(exercise.check, solution, "no idea", *inputs)
+    assert verdict.status == "wrong" and "one of" in verdict.message
+    held = []
+    for choice in exercise.choices:
+        verdict, printed = quiet(exercise.check, solution, choice.upper(), *inputs)
+        assert verdict.status == "correct", verdict.line
+        assert printed.count("\n") == 1
+        held.append(f'You predicted "{choice}": it held' in verdict.message)
+        assert held[-1] or f'You predicted "{choice}", the model says' in verdict.message
+    assert sum(held) == 1, "exactly one prediction holds"
+    assert "Why: " in verdict.message

@@ -26,33 +26,42 @@ from .ex00 import (
     check_bigram_log_prob,
     check_softmax_with_temperature,
     check_top_k_cosine,
+    check_word_search,
 )
 from .ex01 import (
     check_causal_attention,
-    check_causal_mask,
     check_online_causal_attention,
+    check_positional_agreement,
     check_sinusoidal_encoding,
 )
 from .ex02 import (
     check_perplexity,
-    check_previous_token_share,
-    check_sample_top_p,
+    check_relation_head,
+    check_sample_min_p,
 )
 from .ex03 import (
     check_knn_kept,
     check_mean_pool,
     check_sense_gap,
+    check_sense_gap_by_layer,
 )
 from .ex04 import (
     check_class_tfidf,
+    check_outlier_shares,
     check_reassign_outliers,
     check_topic_summary,
 )
 from .ex05 import (
     check_expected_calibration_error,
     check_fit_temperature,
+    check_layer_similarity,
     check_precision_recall_f1,
 )
+
+# The registry in exercise order (a module may define its checks in another order).
+_ordered = sorted(EXERCISES.items())
+EXERCISES.clear()
+EXERCISES.update(_ordered)
 
 __all__ = [
     "EXERCISES",
@@ -66,21 +75,25 @@ __all__ = [
     "verify_all",
     "check_top_k_cosine",
     "check_softmax_with_temperature",
+    "check_word_search",
     "check_bigram_log_prob",
-    "check_causal_mask",
+    "check_positional_agreement",
     "check_causal_attention",
     "check_sinusoidal_encoding",
     "check_online_causal_attention",
-    "check_previous_token_share",
+    "check_relation_head",
     "check_perplexity",
-    "check_sample_top_p",
+    "check_sample_min_p",
     "check_mean_pool",
     "check_sense_gap",
     "check_knn_kept",
+    "check_sense_gap_by_layer",
     "check_topic_summary",
     "check_class_tfidf",
+    "check_outlier_shares",
     "check_reassign_outliers",
     "check_precision_recall_f1",
     "check_expected_calibration_error",
+    "check_layer_similarity",
     "check_fit_temperature",
 ]

@@ -2,15 +2,21 @@
 
 Each exercise has a starter cell in its notebook: the learner fills in one function where it
 says ``# YOUR CODE HERE`` and the cell's last line passes that function to a ``check_*``
-function of :mod:`course_utils.exercises`. The check builds its own small, seeded inputs (no
-notebook variable, no model, well under a second on a CPU), runs the learner's function on them
-and prints one line:
+function of :mod:`course_utils.exercises`. Most checks build their own small, seeded inputs (no
+notebook variable, no model, well under a second on a CPU), run the learner's function on them
+and print one line:
 
 - ``✓ Exercise 01.2 correct: <what was verified>``
 - ``✗ Exercise 01.2 not yet right: <why, without the answer>``
 - ``… Exercise 01.2 not done yet: fill in causal_attention where this cell says YOUR CODE HERE``
 
-and returns a :class:`Verdict`. A check never raises: an untouched starter (its function
+The predict → run → explain exercises (:func:`_experiment`) run the learner's function on the
+course's real model and data instead: the learner first writes ``prediction`` (one of the
+exercise's ``choices``), the check compares the function's result with a reference computed on
+the spot and, once it is right, says what the model does and whether the prediction held, and
+why. The model and data load once per process (:func:`_encoder`, :func:`_sentences`).
+
+Every check returns a :class:`Verdict` and never raises: an untouched starter (its function
 returns ``None`` or raises ``NotImplementedError``) is "not done", and any other exception in
 the learner's code is reported as "wrong" with its type and message, so a notebook with its
 exercises left undone still runs top to bottom (and under nbval). Where a wrong answer
@@ -82,8 +88,20 @@ class Exercise:
     title: str
     difficulty: int
     answer: str
-    check: Callable[[Any], Verdict]
+    check: Callable[..., Verdict]
     kind: Literal["function", "value"] = "function"
+    #: A predict → run → explain exercise on the real model: the answers the learner may write
+    #: into ``prediction`` before running (empty for an exercise on synthetic inputs).
+    choices: tuple[str, ...] = ()
+    #: The starter's variables a predict-first check also reads (e.g. the learner's sentences).
+    inputs: tuple[str, ...] = ()
+
+    @property
+    def call(self) -> str:
+        """The starter cell's last line: the check called on the learner's function (and, for
+        a predict-first exercise, on ``prediction`` and the :attr:`inputs`)."""
+        args = [self.answer, *(["prediction"] if self.choices else []), *self.inputs]
+        return f"exercises.{self.check.__name__}({', '.join(args)})"
 
     @property
     def stars(self) -> str:
@@ -147,9 +165,13 @@ def _run(exercise_id: str, answer_name: str, body: Callable[[Any], str], answer:
         )
     try:
         verified = body(answer)
-    except _NotDone:
+    except _Unavailable as why:
+        return Verdict(exercise_id, "not done", f"the check could not load what it needs ({why})")
+    except _NotDone as todo:
         return Verdict(
-            exercise_id, "not done", f"fill in {answer_name} where this cell says YOUR CODE HERE"
+            exercise_id,
+            "not done",
+            str(todo) or f"fill in {answer_name} where this cell says YOUR CODE HERE",
         )
     except _Wrong as wrong:
         return Verdict(exercise_id, "wrong", str(wrong))
@@ -189,20 +211,131 @@ def _exercise(
     return register
 
 
-def check(exercise_id: str, answer: Any) -> Verdict:
-    """Run the check of exercise ``exercise_id`` (e.g. ``"01.2"``) on ``answer``."""
-    return EXERCISES[exercise_id].check(answer)
+def _experiment(
+    exercise_id: str,
+    title: str,
+    difficulty: int,
+    answer: str,
+    choices: tuple[str, ...],
+    inputs: tuple[str, ...] = (),
+) -> Callable[[Callable[..., str]], Callable[..., Verdict]]:
+    """Register a predict → run → explain check on the real model and data.
+
+    The learner first writes ``prediction`` (one of ``choices``), then the function. The check
+    ``body(answer, prediction)`` runs the function on the model the course loads, compares its
+    result with a reference computed on the spot, and returns what it verified followed by
+    whether the prediction held and why; or raises ``_Wrong``. ``inputs`` name more of the
+    starter's variables that the check receives after ``prediction`` (``body(answer,
+    prediction, *values)``).
+    """
+
+    def register(body: Callable[..., str]) -> Callable[..., Verdict]:
+        @functools.wraps(body)
+        def check_answer(answer_value: Any, prediction: Any = None, *values: Any) -> Verdict:
+            verdict = _run_experiment(
+                exercise_id,
+                answer,
+                choices,
+                lambda fn, guess: body(fn, guess, *values),
+                answer_value,
+                prediction,
+            )
+            print(verdict.line)
+            return verdict
+
+        check_answer.__annotations__ = {
+            "answer_value": "Any",
+            "prediction": "Any",
+            "values": "Any",
+            "return": "Verdict",
+        }
+        EXERCISES[exercise_id] = Exercise(
+            id=exercise_id,
+            notebook=NOTEBOOKS[exercise_id.split(".")[0]],
+            title=title,
+            difficulty=difficulty,
+            answer=answer,
+            check=check_answer,
+            choices=choices,
+            inputs=inputs,
+        )
+        return check_answer
+
+    return register
+
+
+def _choices_text(choices: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in choices)
+
+
+def _run_experiment(
+    exercise_id: str,
+    answer_name: str,
+    choices: tuple[str, ...],
+    body: Callable[[Any, str], str],
+    answer: Any,
+    prediction: Any,
+) -> Verdict:
+    """:func:`_run` for a predict-first exercise: no prediction is "not done" (predict before
+    running), a prediction that is not one of ``choices`` is "wrong"."""
+    if prediction is None or (isinstance(prediction, str) and not prediction.strip()):
+        return Verdict(
+            exercise_id,
+            "not done",
+            f"write your prediction into `prediction` first (one of {_choices_text(choices)}): "
+            f"predict, then fill in and run {answer_name}",
+        )
+    guess = str(prediction).strip().lower()
+    if guess not in choices:
+        return Verdict(
+            exercise_id,
+            "wrong",
+            f"`prediction` is {prediction!r}; write one of {_choices_text(choices)}",
+        )
+    return _run(exercise_id, answer_name, lambda fn: body(fn, guess), answer)
+
+
+def _held(prediction: str, outcome: str) -> str:
+    """The sentence that tells the learner whether the prediction held."""
+    if prediction == outcome:
+        return f'You predicted "{prediction}": it held'
+    return f'You predicted "{prediction}", the model says "{outcome}"'
+
+
+def check(exercise_id: str, answer: Any, prediction: Any = None, *values: Any) -> Verdict:
+    """Run the check of exercise ``exercise_id`` (e.g. ``"01.2"``) on ``answer`` (and, for a
+    predict-first exercise, on ``prediction`` and the values of its :attr:`Exercise.inputs`)."""
+    exercise = EXERCISES[exercise_id]
+    if exercise.choices:
+        return exercise.check(answer, prediction, *values)
+    return exercise.check(answer)
 
 
 def verify_all(
     namespace: Mapping[str, Any], ids: Iterable[str] | None = None
 ) -> dict[str, Verdict]:
     """Check every exercise in ``ids`` (default: those whose function ``namespace`` defines)
-    on the function of that name in ``namespace``; prints one line each."""
+    on the function of that name in ``namespace`` (and its prediction: ``PREDICTIONS[id]``);
+    prints one line each."""
     chosen = (
         list(ids) if ids is not None else [i for i, e in EXERCISES.items() if e.answer in namespace]
     )
-    return {i: EXERCISES[i].check(namespace.get(EXERCISES[i].answer)) for i in chosen}
+    return {
+        i: check(
+            i,
+            namespace.get(EXERCISES[i].answer),
+            _prediction_in(namespace, i),
+            *(namespace.get(name) for name in EXERCISES[i].inputs),
+        )
+        for i in chosen
+    }
+
+
+def _prediction_in(namespace: Mapping[str, Any], exercise_id: str) -> Any:
+    """A predict-first exercise's prediction in a solutions file: ``PREDICTIONS[id]``, else the
+    variable ``prediction`` (as in a notebook cell)."""
+    predictions = namespace.get("PREDICTIONS") or {}
+    return predictions.get(exercise_id, namespace.get("prediction"))
 
 
 def summary() -> str:
@@ -272,3 +405,44 @@ def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     z = z - z.max(axis=axis, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
+
+
+# --- the real model and data, for the predict-first exercises -------------------------------
+
+
+@functools.cache
+def _encoder(name: str | None = None, attentions: bool = True) -> Any:
+    """The course's encoder (``load_encoder``: the resolver's choice, or ``name``), with eager
+    attention unless ``attentions`` is false (then the faster default kernel), loaded once per
+    process and quietly (the check prints one line)."""
+    import contextlib
+    import io
+
+    from course_utils.models import load_encoder
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return load_encoder(name, attentions=attentions, verbose=False)
+
+
+@functools.cache
+def _sentences(split: str) -> tuple[str, ...]:
+    """The Rotten Tomatoes sentences of ``split``, from where the course finds its data."""
+    import contextlib
+    import io
+
+    from course_utils.data import load_rotten_tomatoes
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return tuple(load_rotten_tomatoes()[split]["text"])
+
+
+class _Unavailable(Exception):
+    """The course's model or data could not be loaded; the message says how to fix it."""
+
+
+def _course(load: Callable[[], Any]) -> Any:
+    """``load()`` (the model or the data); its clear error becomes :class:`_Unavailable`."""
+    try:
+        return load()
+    except Exception as err:  # ModelError, DataError: their messages say what to do
+        raise _Unavailable(f"{type(err).__name__}: {_short(err)}") from None

@@ -1,15 +1,39 @@
-"""Exercises of 00_llm_overview: 00.1 top-k cosine, 00.2 softmax temperature, 00.3 bigram LM."""
+"""Exercises of 00_llm_overview: 00.1 top-k cosine, 00.2 softmax temperature, 00.3 search by
+meaning or by words (real model), 00.4 bigram LM."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._core import _array, _call, _exercise, _float, _match, _shape, _softmax, _Wrong
+from course_utils.models import short_name
+
+from ._core import (
+    _array,
+    _call,
+    _course,
+    _encoder,
+    _exercise,
+    _experiment,
+    _float,
+    _held,
+    _match,
+    _NotDone,
+    _sentences,
+    _shape,
+    _softmax,
+    _Wrong,
+)
+
+DATA = "Rotten Tomatoes"
 
 
 @_exercise("00.1", "Semantic search: top-k by cosine similarity", 1, "top_k_cosine")
@@ -150,9 +174,9 @@ def _bigram_cases() -> list[tuple[list[list[str]], list[str]]]:
     return cases
 
 
-@_exercise("00.3", "A bigram language model with add-one smoothing", 3, "bigram_log_prob")
+@_exercise("00.4", "A bigram language model with add-one smoothing", 3, "bigram_log_prob")
 def check_bigram_log_prob(bigram_log_prob: Callable[..., Any]) -> str:
-    """Exercise 00.3: ``bigram_log_prob(corpus, sentence)`` is the natural log of the
+    """Exercise 00.4: ``bigram_log_prob(corpus, sentence)`` is the natural log of the
     sentence's probability under an add-one-smoothed bigram model of ``corpus``."""
     for corpus, sentence in _bigram_cases():
         unseen = any(
@@ -207,3 +231,138 @@ def check_bigram_log_prob(bigram_log_prob: Callable[..., Any]) -> str:
             f"{'higher' if got > expected else 'lower'} than the model's)"
         )
     return "the smoothed log-probability of 5 sentences over 3 corpora, unseen word pairs included"
+
+
+#: 00.3: how many results the two searches return, and the queries the check first tries.
+SEARCH_K = 10
+SEARCH_CHOICES = ("meaning", "words", "tie")
+_CHECK_QUERIES = (
+    "a funny and touching film about a family",
+    "The actors are GREAT, the plot isn't",
+)
+
+
+def _content_words(text: str) -> set[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in ENGLISH_STOP_WORDS}
+
+
+def _word_search(query: str, texts: Sequence[str], k: int, **mistake: bool) -> list[int]:
+    """The reference word search (and, with ``mistake``, its typical mistakes)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    def words(text: str) -> list[str]:
+        found = re.findall(r"[a-z0-9']+", text if mistake.get("case") else text.lower())
+        if mistake.get("stop_words"):
+            return found
+        return [w for w in found if w not in ENGLISH_STOP_WORDS]
+
+    wanted = set(words(query))
+    if mistake.get("repeats"):
+        scores = [sum(w in wanted for w in words(t)) for t in texts]
+    else:
+        scores = [len(wanted & set(words(t))) for t in texts]
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    if mistake.get("reversed_ties"):
+        order = np.lexsort((-np.arange(len(texts)), -np.asarray(scores)))
+    return [int(i) for i in order[:k]]
+
+
+@functools.cache
+def _meaning_index() -> tuple[Any, Any, Any, tuple[str, ...], str]:
+    """The notebook's semantic search on the test sentences: (index, model, tokenizer, texts,
+    model name); the embeddings come from the course's cache after the first run."""
+    from course_utils.embeddings import encode
+    from course_utils.retrieval import SemanticIndex
+
+    tokenizer, model, name = _encoder()
+    texts = _sentences("test")
+    with contextlib.redirect_stdout(io.StringIO()):
+        vectors = encode(list(texts), model, tokenizer, pooling="mean", progress=False)
+    return SemanticIndex(vectors, texts), model, tokenizer, texts, name
+
+
+@_experiment(
+    "00.3",
+    "Search by meaning or by words?",
+    2,
+    "word_search",
+    SEARCH_CHOICES,
+    inputs=("QUESTION", "PARAPHRASE"),
+)
+def check_word_search(
+    word_search: Callable[..., Any], prediction: str, question: Any = None, paraphrase: Any = None
+) -> str:
+    """Exercise 00.3: ``word_search(query, texts, k)`` ranks sentences by how many distinct
+    content words (not stop words, lower case) they share with the query, ties in corpus order;
+    then the check runs both searches, the notebook's by meaning and the learner's by words, on
+    the learner's ``QUESTION`` and ``PARAPHRASE`` and counts how many of the 10 results each
+    keeps when the question is paraphrased."""
+    if not all(isinstance(q, str) and q.strip() for q in (question, paraphrase)):
+        raise _NotDone(
+            "write your own search QUESTION about films and a PARAPHRASE of it in other words"
+        )
+    if not _content_words(question) or not _content_words(paraphrase):
+        raise _Wrong("QUESTION and PARAPHRASE need words that are not stop words ('the', 'is')")
+    index, model, tokenizer, texts, name = _course(_meaning_index)
+    for query in (*_CHECK_QUERIES, question):
+        where = f"for {query!r}"
+        got = [
+            int(i)
+            for i in np.asarray(
+                _array(_call(word_search, query, list(texts), SEARCH_K, when=where))
+            ).ravel()
+        ]
+        expected = _word_search(query, texts, SEARCH_K)
+        if got == expected:
+            continue
+        if len(got) != SEARCH_K:
+            raise _Wrong(f"{where} you returned {len(got)} indices; expected k = {SEARCH_K}")
+        variants = {
+            "it counts every occurrence of a query word; count each distinct word once, so a "
+            "sentence that repeats one word does not beat one that shares two": {"repeats": True},
+            "the stop words ('the', 'a', 'is', ...) are counted; they match almost every "
+            "sentence and drown the words that carry the meaning": {"stop_words": True},
+            "upper and lower case are told apart; 'Great' and 'great' are one word": {"case": True},
+            "equal scores come out in reverse order; keep the corpus order (a stable sort)": {
+                "reversed_ties": True
+            },
+        }
+        for why, mistake in variants.items():
+            if got == _word_search(query, texts, SEARCH_K, **mistake):
+                raise _Wrong(f"{where}, {why}")
+        raise _Wrong(f"{where} your ranking differs from the count of shared content words")
+
+    def meaning(query: str) -> list[int]:
+        vector = encode_query(query)
+        return [texts.index(hit.text) for hit in index.search(vector, SEARCH_K)[0]]
+
+    def encode_query(query: str) -> np.ndarray:
+        from course_utils.embeddings import encode
+
+        return encode([query], model, tokenizer, pooling="mean", cache=False, progress=False)
+
+    kept_meaning = len(set(meaning(question)) & set(meaning(paraphrase)))
+    kept_words = len(
+        set(_word_search(question, texts, SEARCH_K))
+        & set(_word_search(paraphrase, texts, SEARCH_K))
+    )
+    outcome = (
+        "meaning" if kept_meaning > kept_words else "words" if kept_words > kept_meaning else "tie"
+    )
+    shared = sorted(_content_words(question) & _content_words(paraphrase))
+    why = {
+        "meaning": "the embeddings put a question and its paraphrase close together, so both "
+        "find the same sentences; word search sees only the words, and a paraphrase changes them",
+        "words": f"your two queries still share content words ({', '.join(shared) or 'none'}), "
+        "and word search leans on them; try a paraphrase that shares none",
+        "tie": "both searches kept as many; a paraphrase with fewer words in common, or a "
+        "question the reviews answer more often, tells them apart",
+    }[outcome]
+    return (
+        f"your word search matches the reference on 3 queries. Of the {SEARCH_K} test sentences "
+        f"each search finds, the paraphrase keeps {kept_meaning} by meaning ({short_name(name)}, "
+        f"{DATA}) and {kept_words} by words: {outcome} keeps more. "
+        f"{_held(prediction, outcome)}. Why: {why}"
+    )

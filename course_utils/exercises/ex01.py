@@ -1,47 +1,128 @@
-"""Exercises of 01_attention_from_scratch: 01.1 mask, 01.2 attention, 01.3 sin/cos, 01.4 chunks."""
+"""Exercises of 01_attention_from_scratch: 01.1 positional layers (real model), 01.2 attention,
+01.3 sin/cos, 01.4 chunks."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._core import _allclose, _call, _exercise, _match, _shape, _tensor, _Wrong
+from course_utils.models import short_name
+
+from ._core import (
+    _allclose,
+    _array,
+    _call,
+    _course,
+    _encoder,
+    _exercise,
+    _experiment,
+    _held,
+    _match,
+    _sentences,
+    _shape,
+    _tensor,
+    _Wrong,
+)
+
+DATA = "Rotten Tomatoes"
 
 
-@_exercise("01.1", "A causal mask", 1, "causal_mask")
-def check_causal_mask(causal_mask: Callable[[int], Any]) -> str:
-    """Exercise 01.1: ``causal_mask(T)`` is a ``(T, T)`` boolean tensor, ``True`` where query
-    ``i`` may attend to key ``j`` (``j <= i``)."""
-    for t in (5, 1, 2, 8):
-        got = _tensor(_call(causal_mask, t, when=f"for T={t}"))
-        _shape(got, (t, t), f"causal_mask({t})")
-        if got.dtype != torch.bool:
-            raise _Wrong(
-                f"causal_mask({t}) has dtype {got.dtype}; expected a boolean tensor "
-                "(True = may attend), PyTorch's convention for attn_mask"
-            )
-        expected = torch.ones(t, t, dtype=torch.bool).tril()
-        if torch.equal(got, expected):
+#: Reviews the check shuffles and the thirds of the layers a prediction names.
+POSITIONAL_REVIEWS = 12
+LAYER_THIRDS = ("early", "middle", "late")
+
+
+def _third(layer: int, num_layers: int) -> str:
+    """``"early"``, ``"middle"`` or ``"late"``: which third of ``num_layers`` holds ``layer``."""
+    return LAYER_THIRDS[min(3 * layer // num_layers, 2)]
+
+
+def _shuffled_pairs(tokenizer: Any, count: int) -> list[tuple[list[int], list[int]]]:
+    """``count`` test reviews as token ids, each with its words' tokens shuffled (``[CLS]``
+    stays first and ``[SEP]`` last), seeded."""
+    gen = torch.Generator().manual_seed(0)
+    pairs = []
+    for review in _sentences("test")[:count]:
+        ids = tokenizer(review)["input_ids"]
+        middle = torch.tensor(ids[1:-1])[torch.randperm(len(ids) - 2, generator=gen)]
+        pairs.append((ids, [ids[0], *middle.tolist(), ids[-1]]))
+    return pairs
+
+
+@functools.lru_cache(maxsize=64)
+def _attention_stack(model: Any, ids: tuple[int, ...]) -> torch.Tensor:
+    """Every head's attention on ``ids``: ``(layers, heads, T, T)`` (cached: the checks of a
+    session ask for the same reviews again)."""
+    with torch.inference_mode():
+        out = model(torch.tensor([ids]), output_attentions=True)
+    return torch.stack([a[0] for a in out.attentions]).double()  # (L, H, T, T)
+
+
+@_experiment("01.1", "Which layers attend by position?", 2, "positional_agreement", LAYER_THIRDS)
+def check_positional_agreement(positional_agreement: Callable[..., Any], prediction: str) -> str:
+    """Exercise 01.1: ``positional_agreement(model, ids, shuffled_ids)`` gives, per layer, the
+    mean over heads and query rows of ``1 - TV`` between a row of attention on a review and the
+    same row (same position) on the review with its tokens shuffled; the check averages it over
+    12 test reviews on the bundled MiniLM and tells whether the most positional layer lies in
+    the third the learner predicted."""
+    tokenizer, model, name = _course(lambda: _encoder("bundled"))
+    pairs = _course(lambda: _shuffled_pairs(tokenizer, POSITIONAL_REVIEWS))
+    num_layers = model.config.num_hidden_layers
+    got = []
+    for n, (ids, shuffled) in enumerate(pairs):
+        value = _array(
+            _call(positional_agreement, model, list(ids), list(shuffled), when=f"on review {n}")
+        )
+        _shape(value, (num_layers,), "your result (one number per layer)")
+        a, b = _attention_stack(model, tuple(ids)), _attention_stack(model, tuple(shuffled))
+        tv = 0.5 * (a - b).abs().sum(-1)  # (L, H, T)
+        got.append(value)
+        if _allclose(1e-4, 1e-4)(value, (1 - tv).mean((1, 2))):
             continue
         why = _match(
-            got,
+            value,
             {
-                "the diagonal is masked out, but a token may attend to itself (the first "
-                "token would see nothing at all)": torch.ones(t, t, dtype=torch.bool).tril(-1),
-                "True marks the blocked positions (nn.Transformer's convention); here True "
-                "means allowed": ~expected,
-                "it lets each token see the later tokens instead of the earlier ones": (
-                    torch.ones(t, t, dtype=torch.bool).triu()
-                ),
+                "the distance between two rows is half the sum of |a - b| (total variation, "
+                "0 to 1); without the half, rows with nothing in common score -1, not 0": (
+                    1 - 2 * tv
+                ).mean((1, 2)),
+                "you returned how much the rows differ (TV); the task asks how much they agree, "
+                "1 - TV": tv.mean((1, 2)),
+                "the maximum over heads hides the layer's other heads; average over heads (and "
+                "query rows)": (1 - tv).mean(2).max(1).values,
             },
-            torch.equal,
+            _allclose(1e-4, 1e-4),
         )
-        raise _Wrong(f"for T={t}, {why}" if why else f"causal_mask({t}) allows the wrong pairs")
-    return "True exactly where j <= i, as a (T, T) bool tensor, for T = 1, 2, 5 and 8"
+        raise _Wrong(
+            why
+            or f"on review {n} your agreement per layer differs from 1 - TV averaged over heads "
+            "and query rows; run both orders with output_attentions=True and compare row i with "
+            "row i"
+        )
+    mean = np.mean(got, axis=0)
+    best = int(mean.argmax())
+    outcome = _third(best, num_layers)
+    why = (
+        "a head whose weights stay put when the words move attends by position (the previous "
+        "or next token, [CLS]); such heads gather in the first layers, which build each "
+        "token's context from its neighbours, while later heads follow what the words say"
+        if outcome == "early"
+        else "in this model the heads that stay put when the words move sit in a later layer; "
+        "position, not content, steers them there"
+    )
+    return (
+        f"your agreement matches the reference on {len(pairs)} shuffled {DATA} reviews "
+        f"({short_name(name)}); per layer: "
+        + ", ".join(f"{v:.2f}" for v in mean)
+        + f". The most positional is layer {best}, {outcome}. {_held(prediction, outcome)}. "
+        f"Why: {why}"
+    )
 
 
 def _attention_variants(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Exercises of 03_contextual_embeddings: 03.1 mean pooling, 03.2 sense gap, 03.3 k-NN kept."""
+"""Exercises of 03_contextual_embeddings: 03.1 mean pooling, 03.2 sense gap, 03.3 k-NN kept,
+03.4 where a word's senses separate (real model)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._core import _allclose, _call, _exercise, _float, _match, _shape, _tensor, _Wrong
+from course_utils.models import short_name
+
+from ._core import (
+    _allclose,
+    _array,
+    _call,
+    _course,
+    _encoder,
+    _exercise,
+    _experiment,
+    _float,
+    _held,
+    _match,
+    _NotDone,
+    _shape,
+    _tensor,
+    _Wrong,
+)
 
 
 @_exercise("03.1", "Mean pooling with a padding mask", 1, "mean_pool")
@@ -146,3 +164,131 @@ def check_knn_kept(knn_kept: Callable[..., Any]) -> str:
             why or f"your share for k={k} is {'too high' if got > expected else 'too low'}"
         )
     return "the share of k-NN kept (itself excluded, Euclidean) for k = 5 and 10 on 80 points"
+
+
+#: 03.4: where the gap can peak (thirds of the hidden states 0..L) and the fewest sentences.
+DEPTH_CHOICES = ("first", "middle", "last")
+MIN_PER_SENSE = 3
+
+
+def _gap(vectors: np.ndarray, senses: Sequence[Any], *, diagonal: bool = False, dot: bool = False):
+    v = np.asarray(vectors, dtype=np.float64)
+    if not dot:
+        v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    sim, s = v @ v.T, np.asarray(senses)
+    same = s[:, None] == s[None, :]
+    within = same if diagonal else same & ~np.eye(len(s), dtype=bool)
+    return float(sim[within].mean() - sim[~same].mean())
+
+
+@torch.inference_mode()
+def _layer_vectors(model: Any, tokenizer: Any, word: str, sentences: Sequence[str]):
+    """Per sentence and hidden layer: the word's vector (mean of its tokens) and the sentence's
+    mean vector; shapes ``(layers + 1, n, d)`` each."""
+    from course_utils.static_embeddings import find_word
+
+    words, means = [], []
+    for sentence in sentences:
+        start, end = find_word(sentence, word)
+        enc = tokenizer(sentence, return_offsets_mapping=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping")[0].tolist()
+        rows = [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
+        states = torch.stack(model(**enc, output_hidden_states=True).hidden_states)[:, 0]
+        words.append(states[:, rows].mean(1).double().numpy())
+        means.append(states.mean(1).double().numpy())
+    return np.stack(words, 1), np.stack(means, 1)
+
+
+def _sense_examples(word: Any, sentences: Any, senses: Any) -> tuple[str, list[str], list[Any]]:
+    from course_utils.static_embeddings import find_word
+
+    if not isinstance(word, str) or not word.strip() or not sentences:
+        raise _NotDone(
+            f"write a WORD with two senses, at least {MIN_PER_SENSE} SENTENCES in each sense, "
+            "and their SENSES (one label per sentence)"
+        )
+    sentences, senses = list(sentences), list(senses or [])
+    if len(senses) != len(sentences):
+        raise _Wrong(f"SENSES has {len(senses)} labels for {len(sentences)} SENTENCES")
+    counts = {s: senses.count(s) for s in senses}
+    if len(counts) != 2 or min(counts.values()) < MIN_PER_SENSE:
+        raise _Wrong(
+            f"SENSES must hold exactly two senses, each with at least {MIN_PER_SENSE} sentences; "
+            f"yours: {counts}"
+        )
+    for n, sentence in enumerate(sentences):
+        try:
+            find_word(sentence, word)
+        except ValueError:
+            raise _Wrong(f"SENTENCES[{n}] does not contain {word!r} as a whole word") from None
+    return word, sentences, senses
+
+
+@_experiment(
+    "03.4",
+    "Where do a word's senses separate?",
+    3,
+    "sense_gap_by_layer",
+    DEPTH_CHOICES,
+    inputs=("WORD", "SENTENCES", "SENSES"),
+)
+def check_sense_gap_by_layer(
+    sense_gap_by_layer: Callable[..., Any],
+    prediction: str,
+    word: Any = None,
+    sentences: Any = None,
+    senses: Any = None,
+) -> str:
+    """Exercise 03.4: ``sense_gap_by_layer(model, tokenizer, word, sentences, senses)`` gives,
+    for every hidden state (0 = the embedding layer ... L = the last layer), the mean cosine
+    between the word's vectors within a sense minus across senses; checked on the course's
+    "bank" sentences and on the learner's own word, then the layer where the learner's gap
+    peaks is compared with the prediction."""
+    from course_utils.static_embeddings import load_polysemy_sentences
+
+    word, sentences, senses = _sense_examples(word, sentences, senses)
+    tokenizer, model, name = _course(_encoder)
+    bank = [row for row in load_polysemy_sentences() if row["word"] == "bank"]
+    cases = (
+        ("bank", [r["sentence"] for r in bank], [r["sense"] for r in bank], "the course's bank"),
+        (word, sentences, senses, f"your {word!r}"),
+    )
+    depth = model.config.num_hidden_layers + 1
+    for w, texts, labels, where in cases:
+        got = _array(_call(sense_gap_by_layer, model, tokenizer, w, list(texts), list(labels)))
+        _shape(got, (depth,), f"your gaps for {where} (one per hidden state, 0 to L)")
+        words, means = _layer_vectors(model, tokenizer, w, texts)
+        expected = np.array([_gap(v, labels) for v in words])
+        if np.allclose(got, expected, atol=1e-4):
+            continue
+        why = _match(
+            got,
+            {
+                "a vector's similarity with itself (1) counts in 'within a sense'; leave the "
+                "diagonal out": [_gap(v, labels, diagonal=True) for v in words],
+                "it compares the sentences' mean vectors; the task is the word's own vector, "
+                "the hidden states of its tokens": [_gap(v, labels) for v in means],
+                "it compares dot products; cosine divides by both lengths, and the lengths grow "
+                "from layer to layer": [_gap(v, labels, dot=True) for v in words],
+            },
+            _allclose(1e-4, 1e-4),
+        )
+        raise _Wrong(f"for {where}, {why}" if why else f"your gaps for {where} differ")
+    best = int(np.argmax(got))
+    outcome = DEPTH_CHOICES[min(3 * best // depth, 2)]
+    why = (
+        "at the embedding layer the word has one vector in every sentence (only its position "
+        "differs), so the gap starts near 0; each layer mixes in more of the context"
+        + (
+            ", and the senses are furthest apart in the upper layers"
+            if outcome != "first"
+            else ", yet for your word the first layers already tell the senses apart"
+        )
+    )
+    return (
+        f"your gaps match the reference for the course's 'bank' and for {word!r} "
+        f"({short_name(name)}). For {word!r}: "
+        + ", ".join(f"{g:.2f}" for g in got)
+        + f" (layers 0-{depth - 1}); the largest is at layer {best}, the {outcome} third. "
+        f"{_held(prediction, outcome)}. Why: {why}"
+    )

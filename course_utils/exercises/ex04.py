@@ -1,14 +1,35 @@
-"""Exercises of 04_bertopic_rotten_tomatoes: 04.1 topic count, 04.2 c-TF-IDF, 04.3 outliers."""
+"""Exercises of 04_bertopic_rotten_tomatoes: 04.1 topic count, 04.2 c-TF-IDF, 04.3 outlier share
+vs HDBSCAN's settings (real model), 04.4 reassigning outliers."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ._core import _array, _call, _exercise, _float, _match, _shape, _Wrong
+from course_utils.models import short_name
+
+from ._core import (
+    _array,
+    _call,
+    _course,
+    _encoder,
+    _exercise,
+    _experiment,
+    _float,
+    _held,
+    _match,
+    _sentences,
+    _shape,
+    _Wrong,
+)
+
+DATA = "Rotten Tomatoes"
 
 
 @_exercise("04.1", "Count topics and outliers", 1, "topic_summary")
@@ -164,9 +185,9 @@ def _reassign(
     return np.where(movable & ok, ids[best], topics)
 
 
-@_exercise("04.3", "Reassign outliers to the nearest topic", 3, "reassign_outliers")
+@_exercise("04.4", "Reassign outliers to the nearest topic", 3, "reassign_outliers")
 def check_reassign_outliers(reassign_outliers: Callable[..., Any]) -> str:
-    """Exercise 04.3: ``reassign_outliers(embeddings, topics, threshold)`` moves each
+    """Exercise 04.4: ``reassign_outliers(embeddings, topics, threshold)`` moves each
     outlier to the topic whose centroid is most cosine-similar, if that similarity reaches
     ``threshold``; documents already in a topic stay."""
     rng = np.random.default_rng(12)
@@ -227,4 +248,94 @@ def check_reassign_outliers(reassign_outliers: Callable[..., Any]) -> str:
     return (
         f"{moved_counts[0]}, {moved_counts[1]} and {moved_counts[2]} of 24 outliers moved at "
         "thresholds 0.3, 0.6 and -1 (all), to the right topics; members never move"
+    )
+
+
+#: 04.3: the settings the learner's function runs, (min_cluster_size, min_samples), and the two
+#: whose outlier shares the prediction compares (min_samples raised at a fixed cluster size).
+OUTLIER_SETTINGS = ((25, 5), (25, 25), (10, None))
+OUTLIER_CHOICES = ("up", "down", "same")
+
+
+@functools.cache
+def _reduced_map() -> tuple[np.ndarray, str]:
+    """The test sentences' embeddings reduced as BERTopic does (UMAP to 5 dimensions, cosine,
+    min_dist 0, seeded): the map HDBSCAN clusters in notebook 04."""
+    import umap
+
+    from course_utils.embeddings import encode
+
+    tokenizer, model, name = _encoder()
+    with contextlib.redirect_stdout(io.StringIO()):
+        vectors = encode(list(_sentences("test")), model, tokenizer, pooling="mean", progress=False)
+    reducer = umap.UMAP(
+        n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42, n_jobs=1
+    )
+    return reducer.fit_transform(vectors), name
+
+
+def _hdbscan_labels(reduced: np.ndarray, min_cluster_size: int, min_samples: int | None):
+    from hdbscan import HDBSCAN
+
+    return (
+        HDBSCAN(
+            min_cluster_size=min_cluster_size,
+            min_samples=min_samples,
+            metric="euclidean",
+            cluster_selection_method="eom",
+        )
+        .fit(reduced)
+        .labels_
+    )
+
+
+@_experiment("04.3", "Outliers: predict, then move the lever", 2, "outlier_shares", OUTLIER_CHOICES)
+def check_outlier_shares(outlier_shares: Callable[..., Any], prediction: str) -> str:
+    """Exercise 04.3: ``outlier_shares(reduced, settings)`` clusters the reduced map with
+    HDBSCAN once per ``(min_cluster_size, min_samples)`` and returns each run's share of
+    outliers (label -1); the check compares the learner's shares with its own on the test
+    sentences' UMAP map and tells whether raising ``min_samples`` moved the share the way the
+    learner predicted."""
+    reduced, name = _course(_reduced_map)
+    settings = [tuple(s) for s in OUTLIER_SETTINGS]
+    got = _array(_call(outlier_shares, reduced.copy(), list(settings))).ravel()
+    _shape(got, (len(settings),), "your shares (one per setting)")
+    labels = [_hdbscan_labels(reduced, m, s) for m, s in settings]
+    expected = np.array([np.mean(lab == -1) for lab in labels])
+    if not np.allclose(got, expected, atol=1e-9):
+        why = _match(
+            got,
+            {
+                "these are percentages; a share lies between 0 and 1": expected * 100,
+                "it counts the outlier sentences; return their share of all sentences": (
+                    expected * len(reduced)
+                ),
+                "min_samples seems to be left at its default, which equals min_cluster_size; "
+                "pass both": [
+                    np.mean(_hdbscan_labels(reduced, m, None) == -1) for m, _ in settings
+                ],
+                "it returns the share of clustered sentences; the outliers are the rest": (
+                    1 - expected
+                ),
+            },
+            lambda a, b: np.allclose(a, b, atol=1e-9),
+        )
+        raise _Wrong(why or "your shares differ from HDBSCAN's outlier share at these settings")
+    low, high = expected[0], expected[1]
+    outcome = "up" if high > low + 0.005 else "down" if high < low - 0.005 else "same"
+    why = (
+        "min_samples is how many neighbours a point needs close by to count as dense; ask for "
+        "more and fewer points qualify, so more are left as noise, even though the clusters may "
+        "stay as large"
+        if outcome == "up"
+        else "on this map the dense regions are dense enough that a stricter min_samples "
+        "changes little"
+    )
+    return (
+        f"your shares match HDBSCAN's on the UMAP map of the {len(reduced):,} test sentences "
+        f"({short_name(name)}, {DATA}): "
+        + ", ".join(f"{m}/{s}: {v:.0%}" for (m, s), v in zip(settings, expected, strict=True))
+        + f" (min_cluster_size/min_samples). Raising min_samples from {settings[0][1]} to "
+        f"{settings[1][1]} moves the outlier share {outcome}. "
+        f"{_held(prediction, outcome)}. Why: {why}"
     )

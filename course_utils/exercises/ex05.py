@@ -1,7 +1,11 @@
-"""Exercises of 05_classification_finetuning: 05.1 P/R/F1, 05.2 ECE, 05.3 temperature scaling."""
+"""Exercises of 05_classification_finetuning: 05.1 P/R/F1, 05.2 ECE, 05.3 what fine-tuning
+changes, layer by layer (real model), 05.4 temperature scaling."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -9,8 +13,24 @@ from typing import Any
 import numpy as np
 
 from course_utils.evaluate import expected_calibration_error as reference_ece
+from course_utils.models import short_name
 
-from ._core import _call, _exercise, _float, _match, _softmax, _Wrong
+from ._core import (
+    _array,
+    _call,
+    _course,
+    _encoder,
+    _exercise,
+    _experiment,
+    _float,
+    _held,
+    _match,
+    _sentences,
+    _softmax,
+    _Wrong,
+)
+
+DATA = "Rotten Tomatoes"
 
 
 @_exercise("05.1", "Precision, recall and F1 at a threshold", 1, "precision_recall_f1")
@@ -158,9 +178,9 @@ def _best_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return math.exp(res.x)
 
 
-@_exercise("05.3", "Temperature scaling on validation logits", 3, "fit_temperature")
+@_exercise("05.4", "Temperature scaling on validation logits", 3, "fit_temperature")
 def check_fit_temperature(fit_temperature: Callable[..., Any]) -> str:
-    """Exercise 05.3: ``fit_temperature(logits, labels)`` returns the ``T > 0`` that
+    """Exercise 05.4: ``fit_temperature(logits, labels)`` returns the ``T > 0`` that
     minimises the mean negative log-likelihood of ``softmax(logits / T)``."""
     rng = np.random.default_rng(15)
     fitted = []
@@ -199,4 +219,117 @@ def check_fit_temperature(fit_temperature: Callable[..., Any]) -> str:
     return (
         f"T = {fitted[0]} for over-confident and {fitted[1]} for under-confident logits, "
         "each within 2% of the NLL minimum"
+    )
+
+
+#: 05.3: a short fine-tuning run (steps of a batch of training sentences, the course's learning
+#: rate), the validation sentences compared, and where the change can be largest.
+FT_STEPS, FT_BATCH, FT_LR, FT_SENTENCES = 12, 16, 5e-5, 16
+CHANGE_CHOICES = ("bottom", "middle", "top")
+
+
+@functools.cache
+def _before_after() -> tuple[Any, Any, Any, str]:
+    """The course's encoder before and after a short seeded fine-tuning run (mean-pooled
+    features, a linear head, AdamW), both in eval mode: (before, after, tokenizer, name)."""
+    import copy
+
+    import torch
+
+    tokenizer, model, name = _encoder(attentions=False)  # no weights needed: the fast kernel
+    with contextlib.redirect_stdout(io.StringIO()):
+        from course_utils.data import load_rotten_tomatoes
+
+        train = load_rotten_tomatoes()["train"].shuffle(seed=0)
+    after = copy.deepcopy(model).train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        head = torch.nn.Linear(model.config.hidden_size, 2)
+        optimizer = torch.optim.AdamW([*after.parameters(), *head.parameters()], lr=FT_LR)
+        for step in range(FT_STEPS):
+            rows = train[step * FT_BATCH : (step + 1) * FT_BATCH]
+            batch = tokenizer(
+                rows["text"], padding=True, truncation=True, max_length=48, return_tensors="pt"
+            )
+            hidden = after(**batch).last_hidden_state
+            mask = batch["attention_mask"][..., None].float()
+            logits = head((hidden * mask).sum(1) / mask.sum(1))
+            loss = torch.nn.functional.cross_entropy(logits, torch.tensor(rows["label"]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model.eval(), after.eval(), tokenizer, name
+
+
+@functools.cache
+def _similarities() -> dict[str, np.ndarray]:
+    """Per hidden state: cosine of the sentence vectors before and after fine-tuning (mean
+    vectors; and the [CLS] vectors and the dot products, typical mistakes)."""
+    import torch
+
+    before, after, tokenizer, _ = _before_after()
+    sentences = _sentences("validation")[:FT_SENTENCES]
+    rows: dict[str, list[np.ndarray]] = {"mean": [], "cls": [], "dot": []}
+    for sentence in sentences:
+        enc = tokenizer(sentence, return_tensors="pt")
+        with torch.inference_mode():
+            a = torch.stack(before(**enc, output_hidden_states=True).hidden_states)[:, 0].double()
+            b = torch.stack(after(**enc, output_hidden_states=True).hidden_states)[:, 0].double()
+        cos = torch.nn.functional.cosine_similarity
+        rows["mean"].append(cos(a.mean(1), b.mean(1), dim=-1).numpy())
+        rows["cls"].append(cos(a[:, 0], b[:, 0], dim=-1).numpy())
+        rows["dot"].append((a.mean(1) * b.mean(1)).sum(-1).numpy())
+    return {k: np.mean(v, axis=0) for k, v in rows.items()}
+
+
+@_experiment(
+    "05.3", "What does fine-tuning change, layer by layer?", 2, "layer_similarity", CHANGE_CHOICES
+)
+def check_layer_similarity(layer_similarity: Callable[..., Any], prediction: str) -> str:
+    """Exercise 05.3: ``layer_similarity(before, after, tokenizer, sentences)`` gives, for every
+    hidden state (0 = embeddings ... L), the mean over the sentences of the cosine between a
+    sentence's mean vector in the model before and after fine-tuning. The check fine-tunes a
+    copy of the course's encoder for 16 steps, compares, and says where the vectors changed
+    most (lowest similarity) against the learner's prediction."""
+    before, after, tokenizer, name = _course(_before_after)
+    sentences = list(_course(lambda: _sentences("validation"))[:FT_SENTENCES])
+    got = _array(_call(layer_similarity, before, after, tokenizer, sentences)).ravel()
+    depth = before.config.num_hidden_layers + 1
+    if got.shape != (depth,):
+        raise _Wrong(
+            f"your result has shape {got.shape}; expected one number per hidden state, "
+            f"({depth},) (the embeddings and {depth - 1} layers)"
+        )
+    ref = _similarities()
+    if not np.allclose(got, ref["mean"], atol=1e-5):
+        why = _match(
+            got,
+            {
+                "it compares the [CLS] vectors; the task is each sentence's mean vector": ref[
+                    "cls"
+                ],
+                "you returned how much the vectors changed (1 - cosine); the task is their "
+                "cosine similarity": 1 - ref["mean"],
+                "it compares dot products; cosine divides by both lengths": ref["dot"],
+            },
+            lambda a, b: np.allclose(a, b, atol=1e-5),
+        )
+        raise _Wrong(why or "your similarities differ from the mean cosine per layer")
+    lowest = int(np.argmin(got))
+    outcome = CHANGE_CHOICES[min(3 * lowest // depth, 2)]
+    why = (
+        "the head's loss reaches the encoder through its top layers, and every change below "
+        "adds to what the layers above receive, so the top moves most while the embeddings and "
+        "first layers barely change. With the encoder frozen (section 2) every layer stays at "
+        "exactly 1: only the head learns"
+        if outcome == "top"
+        else "in this short run the change below the top is as large; with the encoder frozen "
+        "(section 2) every layer would stay at exactly 1"
+    )
+    return (
+        f"your similarities match the reference on {len(sentences)} validation sentences, "
+        f"{short_name(name)} before and after {FT_STEPS} fine-tuning steps on {DATA}: "
+        + ", ".join(f"{v:.3f}" for v in got)
+        + f" (layers 0-{depth - 1}). The vectors change most at layer {lowest}, the {outcome}. "
+        f"{_held(prediction, outcome)}. Why: {why}"
     )
