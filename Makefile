@@ -31,7 +31,7 @@ SHARED_DATA := $(abspath ../shared/data/rotten_tomatoes)
 ifneq ($(wildcard $(SHARED_DATA)/rt-polarity.pos),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
-# Everything the notebooks write (caches, runs, exported views): course_utils.paths.course_dir
+# Everything the notebooks write (caches, runs, exported views): course_utils.core.paths.course_dir
 export COURSE_CACHE_DIR ?= $(abspath build/cache)
 export PYTHONHASHSEED ?= 0
 
@@ -89,7 +89,7 @@ unit: install chromium
 
 # Stops in a second with a clear message when there is no data (no folder, no Hub).
 data-check: install
-	$(PY) -m course_utils.data
+	$(PY) -m course_utils.core.data
 
 nbval: install chromium data-check
 	env $(NBVAL_ENV) $(PY) -m pytest $(NBVAL_FLAGS) notebooks -q

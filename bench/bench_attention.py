@@ -3,8 +3,9 @@
     python bench/bench_attention.py            # 2 threads, batch 8, 12 heads, head dim 64
 
 Kernels: ``torch.nn.functional.scaled_dot_product_attention`` (the reference),
-``course_utils.attention.scaled_dot_product_attention`` (textbook, materialises the scores)
-and ``course_utils.attention.chunked_attention`` (online softmax, plain PyTorch ops).
+``course_utils.transformer.attention.scaled_dot_product_attention`` (textbook, materialises the
+scores) and ``course_utils.transformer.attention.chunked_attention`` (online softmax, plain PyTorch
+ops).
 
 Time: for each sequence length the kernels run in turn, ``--reps`` rounds (interleaved, so
 that a busy machine slows all of them alike); a ratio is a kernel's time over the reference's
@@ -35,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from course_utils.attention import chunked_attention, scaled_dot_product_attention
+from course_utils.transformer.attention import chunked_attention, scaled_dot_product_attention
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # package data, so that an installed course (Colab) shows the recorded table in notebook 01

@@ -43,8 +43,8 @@ def child(contender: str) -> None:
     start = time.perf_counter()
     from bertopic import BERTopic
 
-    from course_utils import topics
-    from course_utils.data import load_rotten_tomatoes
+    from course_utils.core.data import load_rotten_tomatoes
+    from course_utils.topics import pipeline as topics
 
     rt = load_rotten_tomatoes()
     docs = [text for split in ("train", "validation", "test") for text in rt[split]["text"]]

@@ -1,4 +1,4 @@
-"""Throughput of ``course_utils.embeddings.encode`` vs sentence-transformers' ``encode``.
+"""Throughput of ``course_utils.embeddings.sentence.encode`` vs sentence-transformers' ``encode``.
 
 Same model (the bundled all-MiniLM-L6-v2), same Rotten Tomatoes sentences, and every thread
 pool capped to ``--threads`` before anything is imported (PyTorch's intra-op pool, OpenMP, MKL,
@@ -44,9 +44,9 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from record import append_jsonl, profile_line, run_context
 
-    from course_utils.data import load_rotten_tomatoes
-    from course_utils.embeddings import encode
-    from course_utils.models import bundled_model_path, load_encoder
+    from course_utils.core.data import load_rotten_tomatoes
+    from course_utils.core.models import bundled_model_path, load_encoder
+    from course_utils.embeddings.sentence import encode
 
     torch.set_num_threads(args.threads)
 

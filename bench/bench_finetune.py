@@ -1,4 +1,5 @@
-"""Fine-tuning throughput of ``course_utils.train.fit`` vs Hugging Face ``Trainer``, fairly.
+"""Fine-tuning throughput of ``course_utils.classification.train.fit`` vs Hugging Face ``Trainer``,
+fairly.
 
 Both train the same module (the bundled all-MiniLM-L6-v2 in a mean-pooling ``TextClassifier``,
 from the same weights) on the same Rotten Tomatoes training sentences, tokenized once with the
@@ -38,10 +39,10 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import append_jsonl, profile_line, run_context  # noqa: E402
 
-from course_utils.classifier import ClassificationData, TextClassifier  # noqa: E402
-from course_utils.data import load_rotten_tomatoes  # noqa: E402
-from course_utils.models import load_encoder  # noqa: E402
-from course_utils.train import TrainConfig, fit  # noqa: E402
+from course_utils.classification.classifier import ClassificationData, TextClassifier  # noqa: E402
+from course_utils.classification.train import TrainConfig, fit  # noqa: E402
+from course_utils.core.data import load_rotten_tomatoes  # noqa: E402
+from course_utils.core.models import load_encoder  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MAX_LENGTH = 128

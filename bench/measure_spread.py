@@ -45,7 +45,7 @@ NOTEBOOKS = {
 def _corpus():
     import numpy as np
 
-    from course_utils.data import load_rotten_tomatoes
+    from course_utils.core.data import load_rotten_tomatoes
 
     rt = load_rotten_tomatoes()
     texts = [t for split in ("train", "validation", "test") for t in rt[split]["text"]]
@@ -57,9 +57,9 @@ def part_00(seed: int) -> dict[str, float]:
     """Notebook 00: logistic regression on mean-pooled embeddings; three new reviews."""
     from sklearn.linear_model import LogisticRegression
 
-    from course_utils.embeddings import encode
-    from course_utils.evaluate import classification_metrics
-    from course_utils.models import load_encoder
+    from course_utils.classification.evaluate import classification_metrics
+    from course_utils.core.models import load_encoder
+    from course_utils.embeddings.sentence import encode
 
     rt, texts, labels = _corpus()
     tokenizer, model, _ = load_encoder(verbose=False)
@@ -79,8 +79,8 @@ def part_00(seed: int) -> dict[str, float]:
 
 def part_02(seed: int) -> dict[str, float]:
     """Notebook 02: TinyGPT's validation perplexity against the unigram baseline."""
-    from course_utils import decoder_training as dt
-    from course_utils.models import load_encoder
+    from course_utils.core.models import load_encoder
+    from course_utils.decoder import training as dt
 
     rt, _, _ = _corpus()
     tokenizer, _, _ = load_encoder(verbose=False)
@@ -102,10 +102,10 @@ def part_03(seed: int) -> dict[str, float]:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from course_utils import clustering as cl
-    from course_utils import reduction as rd
-    from course_utils.embeddings import encode
-    from course_utils.models import load_encoder
+    from course_utils.core.models import load_encoder
+    from course_utils.embeddings import clustering as cl
+    from course_utils.embeddings import reduction as rd
+    from course_utils.embeddings.sentence import encode
 
     _, texts, labels = _corpus()
     tokenizer, model, _ = load_encoder(verbose=False)
@@ -140,7 +140,10 @@ def part_04(seed: int) -> dict[str, float]:
     left out: they do not change the c-TF-IDF topics the claims are about)."""
     import numpy as np
 
-    from course_utils import topic_outliers, topic_plots, topic_store, topics
+    from course_utils.topics import outliers as topic_outliers
+    from course_utils.topics import pipeline as topics
+    from course_utils.topics import plots as topic_plots
+    from course_utils.topics import store as topic_store
 
     _, docs, labels = _corpus()
     emb_model = topics.load_embedding_model(None, verbose=False)
@@ -202,24 +205,24 @@ def part_05(seed: int) -> dict[str, float]:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from course_utils.classifier import (
+    from course_utils.classification.classifier import (
         ClassificationData,
         LinearHead,
         TextClassifier,
         set_trainable_blocks,
     )
-    from course_utils.embeddings import encode
-    from course_utils.evaluate import classification_metrics
-    from course_utils.models import load_encoder
-    from course_utils.notebook import seed_everything
-    from course_utils.paths import course_subdir
-    from course_utils.train import (
+    from course_utils.classification.evaluate import classification_metrics
+    from course_utils.classification.train import (
         FROZEN_HEAD_CONFIG,
         best_searched_config,
         fit,
         predict_proba,
         run_key,
     )
+    from course_utils.core.models import load_encoder
+    from course_utils.core.notebook import seed_everything
+    from course_utils.core.paths import course_subdir
+    from course_utils.embeddings.sentence import encode
 
     rt, _, _ = _corpus()
     y = {split: np.array(rt[split]["label"]) for split in rt}

@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 from record import append_jsonl  # bench/record.py, beside this script
 
-from course_utils.classifier import ClassificationData, TextClassifier
-from course_utils.data import load_rotten_tomatoes
-from course_utils.models import load_encoder
-from course_utils.notebook import seed_everything
-from course_utils.paths import course_subdir
-from course_utils.train import TrainConfig, fit, run_key
+from course_utils.classification.classifier import ClassificationData, TextClassifier
+from course_utils.classification.train import TrainConfig, fit, run_key
+from course_utils.core.data import load_rotten_tomatoes
+from course_utils.core.models import load_encoder
+from course_utils.core.notebook import seed_everything
+from course_utils.core.paths import course_subdir
 
 # package data: notebook 05 reads it (train.best_searched_config), installed or not
 RESULTS = Path(__file__).resolve().parents[1] / "course_utils" / "results" / "finetune_search.jsonl"

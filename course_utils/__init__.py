@@ -1,24 +1,24 @@
 """Tested helpers for the *Introduction to Large Language Models* course notebooks.
 
-One module per idea; each opens with the notebook section that teaches it.
+One subpackage per part of the course, one module per idea; each module opens with the
+notebook section that teaches it, each subpackage's ``__init__`` says what it teaches.
 
-* every notebook: ``notebook`` (the one ``setup()`` call, seeds, devices), ``data`` (Rotten
-  Tomatoes), ``models`` (which encoder, loaded safely; ``hub``, ``distilbert_layout``),
-  ``paths`` (shipped files, the one folder the course writes to), ``progress``, ``exercises``
-* 00 overview: ``landscape``, ``retrieval``, ``evaluate``; the decoder from 02
-* 01 attention: ``attention``, ``positional``, ``transformer``, ``bert``, ``architecture``,
-  ``seq2seq``
-* 02 looking inside: ``attention_views``, ``offline_views``, ``neuron_view``, ``decoder``,
-  ``decoder_training``, ``sampling``, ``gpt2``
-* 03 embeddings: ``embeddings``, ``static_embeddings``, ``reduction``, ``clustering``,
-  ``keywords``
-* 04 BERTopic: ``topics``, ``topic_timing``, ``topic_outliers``, ``topic_store``,
-  ``topic_plots``
-* 05 classification: ``classifier``, ``train``, ``checkpoint``, ``evaluate``
+* every notebook: ``core`` (the ground floor: ``setup()``, devices, data, models, the Hub,
+  paths, progress bars, claims) and ``exercises``
+* 00 overview: ``overview``; its previews use ``embeddings`` (search, summaries),
+  ``classification`` (metrics) and ``decoder`` (generation)
+* 01 attention from scratch: ``transformer`` (and ``embeddings``' pooling)
+* 02 looking inside: ``views`` and ``decoder``, on ``transformer``'s BERT
+* 03 contextual embeddings: ``embeddings``
+* 04 BERTopic: ``topics``, on ``embeddings``
+* 05 classification: ``classification``, on ``embeddings``
 
-What builds and checks the course (the runner, the deck, the browser check, the claims'
-bounds) is the subpackage ``course_utils.tooling``. Modules are imported on demand so that
-``import course_utils`` stays fast.
+Layers, lowest first: ``core``; ``overview``, ``transformer``, ``embeddings``; ``views``,
+``topics``, ``classification``; ``decoder``; ``tooling`` and ``exercises``. A module imports
+from its own subpackage and from lower layers only (``tests/test_package_layout.py``). What
+builds and checks the course (the runner, the deck, the browser check, the claims' bounds) is
+``course_utils.tooling``. Modules are imported on demand so that ``import course_utils`` stays
+fast.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 
 from course_utils import exercises
-from course_utils.static_embeddings import find_word
+from course_utils.embeddings.static import find_word
 
 #: exercise id -> (check function, the function the learner writes)
 EXERCISES = {

@@ -74,7 +74,7 @@ the table) and follow it through the layers.
 3. Write `sense_gap_by_layer(model, tokenizer, word, sentences, senses)`: run the model once per
    sentence with `output_hidden_states=True`; in every hidden state take the word's vector,
    the mean over its tokens (the tokens whose `offset_mapping` overlaps the word's characters,
-   which `find_word` from `course_utils.static_embeddings` gives); then per hidden state
+   which `find_word` from `course_utils.embeddings.static` gives); then per hidden state
    compute, as in the sense table, the mean cosine similarity of the word's vectors within a
    sense (a vector with itself left out) minus across senses. Return a NumPy array with one gap
    per hidden state.

@@ -26,7 +26,7 @@ def rt_folder() -> Path:
 def _fresh_hub_decision():
     """Each test decides about the Hub, and announces its model, afresh: nothing one test did
     leaks into the next."""
-    from course_utils import hub, models
+    from course_utils.core import hub, models
 
     hub._reset_for_tests()
     models._announced.clear()

@@ -17,8 +17,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from course_utils.classifier import ClassificationData, LinearHead
-from course_utils.train import FROZEN_HEAD_CONFIG, fit
+from course_utils.classification.classifier import ClassificationData, LinearHead
+from course_utils.classification.train import FROZEN_HEAD_CONFIG, fit
 
 CONFIG = replace(FROZEN_HEAD_CONFIG, epochs=6, patience=None)
 DROPOUT = 0.2

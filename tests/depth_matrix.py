@@ -58,7 +58,7 @@ def cut_layers(source: Path, folder: Path, layers: int) -> Path:
 
 
 def main() -> int:
-    from course_utils.models import bundled_model_path
+    from course_utils.core.models import bundled_model_path
 
     args = [a for a in sys.argv[1:] if a != "--whole"]
     part = {} if "--whole" in sys.argv[1:] else dict.fromkeys(NOTEBOOKS, CORE_END)

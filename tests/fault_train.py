@@ -21,9 +21,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from course_utils import paths as paths_mod
-from course_utils.classifier import ClassificationData
-from course_utils.train import TrainConfig, fit
+from course_utils.classification.classifier import ClassificationData
+from course_utils.classification.train import TrainConfig, fit
+from course_utils.core import paths as paths_mod
 
 CONFIG = TrainConfig(epochs=5, lr=0.05, batch_size=16, patience=None, warmup_ratio=0.2)
 

@@ -15,7 +15,7 @@ loopback Hub that serves the same weights as ``distilbert-base-uncased``. This s
 Arguments, if any, name the notebooks to run (default: all six).
 
 The model is ``$COURSE_MODEL``, default ``distilbert-layout``: the bundled all-MiniLM-L6-v2
-rewritten exactly as a ``DistilBertModel`` (``course_utils.distilbert_layout``), so the
+rewritten exactly as a ``DistilBertModel`` (``course_utils.core.distilbert_layout``), so the
 DistilBERT code paths (no token types, ``DistilBertTokenizer``, ``transformer.layer`` blocks,
 the neuron view, top-block fine-tuning, BERTopic's embedding step) run with real weights.
 The data is ``$COURSE_DATA_DIR`` (or the Hub); caches start empty. Exit status 1 when any

@@ -11,7 +11,7 @@ shaped like the real ones:
   (``vocab_transform``, ``vocab_layer_norm``, ``vocab_projector``), with DistilBERT's config
   and tokenizer files and no sentence-transformers files. Its encoder weights are real
   pretrained ones: the bundled all-MiniLM-L6-v2 in DistilBERT layout
-  (:mod:`course_utils.distilbert_layout`); the MLM head is a seeded random initialisation;
+  (:mod:`course_utils.core.distilbert_layout`); the MLM head is a seeded random initialisation;
 * ``cornell-movie-review-data/rotten_tomatoes`` (legacy id ``rotten_tomatoes``): the three
   splits as parquet files with the Hub's features and a dataset card, built from the real
   Rotten Tomatoes files given to :func:`build_repos` (never stored in the repository);
@@ -319,7 +319,7 @@ def distilbert_repo() -> Repo:
     import torch
     from safetensors.torch import load_file
 
-    from course_utils.distilbert_layout import distilbert_layout_path
+    from course_utils.core.distilbert_layout import distilbert_layout_path
 
     folder = distilbert_layout_path()
     encoder = load_file(str(folder / "model.safetensors"))
@@ -352,7 +352,7 @@ def distilbert_repo() -> Repo:
 
 def rotten_tomatoes_repo(data_dir: str | Path) -> Repo:
     """``cornell-movie-review-data/rotten_tomatoes``: parquet splits and the dataset card."""
-    from course_utils.data import load_from_folder
+    from course_utils.core.data import load_from_folder
 
     splits = load_from_folder(data_dir)
     files: dict[str, bytes] = {}
@@ -459,7 +459,7 @@ def qwen_repo(texts: list[str]) -> Repo:
 
 def build_repos(data_dir: str | Path) -> list[Repo]:
     """Every repo the course's online path downloads, from the real data in ``data_dir``."""
-    from course_utils.data import NEG_FILE, POS_FILE, read_sentences
+    from course_utils.core.data import NEG_FILE, POS_FILE, read_sentences
 
     texts = read_sentences(Path(data_dir) / POS_FILE) + read_sentences(Path(data_dir) / NEG_FILE)
     return [distilbert_repo(), rotten_tomatoes_repo(data_dir), gpt2_repo(texts), qwen_repo(texts)]

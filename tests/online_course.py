@@ -23,8 +23,8 @@ that, against the loopback Hub of ``tests/loopback_hub.py`` (``HF_ENDPOINT`` poi
    that matched no known endpoint shape.
 
 ``COURSE_PROFILE=ci`` (set here) caps notebook 05's encoder fine-tuning at one epoch
-(:func:`course_utils.train.profiled_config`; ``fit`` prints so); ``make run`` trains in full.
-Arguments, if any, name the notebooks to run (default: all but 01). That every notebook,
+(:func:`course_utils.classification.train.profiled_config`; ``fit`` prints so); ``make run`` trains
+in full. Arguments, if any, name the notebooks to run (default: all but 01). That every notebook,
 01 included, imports only what a plain install gives is ``tests/test_notebook_imports.py``.
 The data comes from ``$COURSE_DATA_DIR`` (CI: ``../shared/data/rotten_tomatoes``), read only
 to build the loopback Hub's dataset repo; the notebooks never see that variable.
@@ -172,7 +172,7 @@ def main() -> int:
                 env = learner_env(python, base, url, offline)
                 runs += run_notebooks(python, work, names, env, label, core_only=offline)
             # a learner's folder holds the notebooks and what the runner wrote, nothing else:
-            # caches, runs and exported views go to the course cache (course_utils.paths)
+            # caches, runs and exported views go to the course cache (course_utils.core.paths)
             stray = sorted({p.relative_to(work).parts[0] for p in work.rglob("*") if p.is_file()}
                            - {*names, "build-online", "build-offline-cache"})  # fmt: skip
             if stray:

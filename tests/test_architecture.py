@@ -1,11 +1,12 @@
-"""course_utils.architecture: the Transformer figure is read from the model, not typed in."""
+"""course_utils.transformer.architecture: the Transformer figure is read from the model, not typed
+in."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from course_utils.architecture import block_parts, draw_transformer
-from course_utils.transformer import DecoderBlock, EncoderBlock, Transformer
+from course_utils.transformer.architecture import block_parts, draw_transformer
+from course_utils.transformer.blocks import DecoderBlock, EncoderBlock, Transformer
 
 
 def test_block_parts_follow_the_paper_and_the_block() -> None:

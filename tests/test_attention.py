@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.attention import (
+from course_utils.transformer.attention import (
     causal_mask,
     chunked_attention,
     masked_softmax,
@@ -229,7 +229,7 @@ def test_argument_ranges_are_checked():
 def test_chunked_batches_all_heads_at_once_off_the_cpu_worker_path(monkeypatch):
     """Under autograd (and on a GPU) every head goes through one blocked pass, not a Python
     loop over batch x heads."""
-    from course_utils import attention
+    from course_utils.transformer import attention
 
     calls = []
     real = attention._online_softmax_attention

@@ -1,4 +1,4 @@
-"""course_utils.attention_views: attention extraction, the BertViz adapter, offline HTML export
+"""course_utils.views.attention: attention extraction, the BertViz adapter, offline HTML export
 and the neuron-view conversion, on tiny random BERT/DistilBERT models."""
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from transformers import (
     DistilBertModel,
 )
 
-from course_utils import attention_views as av
-from course_utils import neuron_view as nv
-from course_utils import offline_views as ov
-from course_utils.attention_views import AttentionShapeError, to_bertviz
-from course_utils.paths import package_file
+from course_utils.core.paths import package_file
+from course_utils.views import attention as av
+from course_utils.views import neuron as nv
+from course_utils.views import offline as ov
+from course_utils.views.attention import AttentionShapeError, to_bertviz
 
 TEXTS = ["the film was good .", "a very bad movie and the plot was awful !"]
 

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tiny_models import tiny_bert
 
-from course_utils.classifier import ClassificationData, TextClassifier
-from course_utils.data import DataError, load_from_folder
-from course_utils.embeddings import encode
-from course_utils.train import TrainConfig, fit, predict_proba
+from course_utils.classification.classifier import ClassificationData, TextClassifier
+from course_utils.classification.train import TrainConfig, fit, predict_proba
+from course_utils.core.data import DataError, load_from_folder
+from course_utils.embeddings.sentence import encode
 
 CASES = settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

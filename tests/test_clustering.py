@@ -1,4 +1,5 @@
-"""course_utils.clustering: each method on hand-made blobs, metrics with known answers."""
+"""course_utils.embeddings.clustering: each method on hand-made blobs, metrics with known
+answers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from course_utils import clustering as cl
+from course_utils.embeddings import clustering as cl
 
 
 @pytest.fixture(autouse=True)

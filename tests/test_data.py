@@ -1,4 +1,4 @@
-"""course_utils.data: the real split, and every kind of bad input with a clear error."""
+"""course_utils.core.data: the real split, and every kind of bad input with a clear error."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import data
-from course_utils.data import DataError, load_rotten_tomatoes
+from course_utils.core import data
+from course_utils.core.data import DataError, load_rotten_tomatoes
 
 
 def write_folder(tmp_path: Path, pos: bytes, neg: bytes, sums: bool = True) -> Path:
@@ -185,7 +185,7 @@ def test_hub_load_failure_gives_instructions(monkeypatch: pytest.MonkeyPatch) ->
     """The Hub answered the probe but the download failed: the library's error, summarised."""
     import datasets
 
-    from course_utils import hub
+    from course_utils.core import hub
 
     monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
     monkeypatch.setattr(data, "hub_decision", lambda: hub.HubDecision(True, "test"))
@@ -203,7 +203,7 @@ def test_hub_load_failure_gives_instructions(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_bug_in_the_hub_path_is_not_relabelled_as_missing_data(monkeypatch) -> None:
     import datasets
 
-    from course_utils import hub
+    from course_utils.core import hub
 
     monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
     monkeypatch.setattr(data, "hub_decision", lambda: hub.HubDecision(True, "test"))

@@ -1,5 +1,5 @@
-"""course_utils.decoder: the tiny GPT, its training loop and cache, sampling, and the GPT-2 path
-(a tiny random GPT2Config, so no weights are needed)."""
+"""course_utils.decoder: the tiny GPT, its training loop and cache, sampling, and the GPT-2
+path (a tiny random GPT2Config, so no weights are needed)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import torch
 from tiny_models import VOCAB, tiny_bert, toy_reviews
 from transformers import BertTokenizerFast, GPT2Config, GPT2LMHeadModel
 
-from course_utils import decoder as dec
-from course_utils import decoder_training as dt
-from course_utils import gpt2
-from course_utils import sampling as sp
-from course_utils.decoder import DecoderConfig, TinyGPT
-from course_utils.decoder_training import TrainSettings
-from course_utils.sampling import filter_logits, generate, sample_next_token
+from course_utils.decoder import gpt2
+from course_utils.decoder import model as dec
+from course_utils.decoder import sampling as sp
+from course_utils.decoder import training as dt
+from course_utils.decoder.model import DecoderConfig, TinyGPT
+from course_utils.decoder.sampling import filter_logits, generate, sample_next_token
+from course_utils.decoder.training import TrainSettings
 
 
 @pytest.fixture(scope="module")

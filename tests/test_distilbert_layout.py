@@ -1,4 +1,4 @@
-"""course_utils.distilbert_layout: the bundled MiniLM as a real-weights DistilBertModel."""
+"""course_utils.core.distilbert_layout: the bundled MiniLM as a real-weights DistilBertModel."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ import pytest
 import torch
 from transformers import DistilBertModel
 
-from course_utils import attention_views as av
-from course_utils import distilbert_layout as dl
-from course_utils import neuron_view as nv
-from course_utils.bert import BertEncoder
-from course_utils.classifier import TextClassifier, encoder_blocks, set_trainable_blocks
-from course_utils.models import bundled_model_path, load_encoder, resolve_encoder
+from course_utils.classification.classifier import (
+    TextClassifier,
+    encoder_blocks,
+    set_trainable_blocks,
+)
+from course_utils.core import distilbert_layout as dl
+from course_utils.core.models import bundled_model_path, load_encoder, resolve_encoder
+from course_utils.transformer.bert import BertEncoder
+from course_utils.views import attention as av
+from course_utils.views import neuron as nv
 
 TEXTS = [
     "The animal didn't cross the street because it was too tired.",

@@ -1,4 +1,5 @@
-"""course_utils.embeddings: pooling, order, equality with sentence-transformers, the cache."""
+"""course_utils.embeddings.sentence: pooling, order, equality with sentence-transformers, the
+cache."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 import torch
 from tiny_models import tiny_bert
 
-from course_utils.embeddings import default_cache_dir, encode, model_fingerprint
-from course_utils.models import bundled_model_path, load_encoder
+from course_utils.core.models import bundled_model_path, load_encoder
+from course_utils.embeddings.sentence import default_cache_dir, encode, model_fingerprint
 
 SENTENCES = [
     "A gripping, beautifully acted film.",
@@ -107,7 +108,7 @@ def test_bad_input_is_a_clear_error(tiny) -> None:
 
 def test_pool_ignores_whatever_sits_in_padded_positions() -> None:
     """Known answers on a hand-made batch: junk (1e6) in padded slots changes nothing."""
-    from course_utils.embeddings import pool
+    from course_utils.embeddings.sentence import pool
 
     hidden = torch.tensor(
         [[[1.0, 2.0], [3.0, -4.0], [1e6, 1e6]], [[5.0, 6.0], [1e6, -1e6], [1e6, 1e6]]]
@@ -121,7 +122,7 @@ def test_pool_ignores_whatever_sits_in_padded_positions() -> None:
 
 
 def test_mixed_precision_is_off_on_the_cpu_and_keyed_when_on(tiny, tmp_path, monkeypatch) -> None:
-    import course_utils.notebook as nb
+    import course_utils.core.devices as nb
 
     tokenizer, model = tiny
     texts = ["the film is good .", "bad plot"]

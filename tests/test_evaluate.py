@@ -1,11 +1,12 @@
-"""course_utils.evaluate: scikit-learn metrics, the lecture's table layout, outcome analysis."""
+"""course_utils.classification.evaluate: scikit-learn metrics, the lecture's table layout, outcome
+analysis."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from course_utils.evaluate import (
+from course_utils.classification.evaluate import (
     accuracy_by_length,
     classification_metrics,
     lecture_table,
@@ -58,7 +59,7 @@ def test_most_confident_mistakes_and_accuracy_by_length() -> None:
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_counts_overconfidence() -> None:
-    from course_utils.evaluate import expected_calibration_error
+    from course_utils.classification.evaluate import expected_calibration_error
 
     # 10 predictions at 0.8 for the positive class, 8 of them right: calibrated
     y = np.array([1] * 8 + [0] * 2)
@@ -72,7 +73,7 @@ def test_ece_is_zero_when_confidence_matches_accuracy_and_counts_overconfidence(
 
 
 def test_temperature_scaling_softens_an_overconfident_model() -> None:
-    from course_utils.evaluate import (
+    from course_utils.classification.evaluate import (
         apply_temperature,
         classification_metrics,
         expected_calibration_error,

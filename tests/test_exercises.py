@@ -204,7 +204,7 @@ RIGHT = {
     scores = np.array([len(wanted & words(text)) for text in texts])
     return np.argsort(-scores, kind="stable")[:k].tolist()""",
     "03.4": """
-    from course_utils.static_embeddings import find_word
+    from course_utils.embeddings.static import find_word
 
     vectors = []
     for sentence in sentences:

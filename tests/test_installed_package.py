@@ -48,9 +48,10 @@ def test_every_module_imports_from_the_wheel(installed: tuple[Path, Path]) -> No
     python, work = installed
     code = (
         "import importlib, pkgutil, course_utils\n"
-        "names = [m.name for m in pkgutil.iter_modules(course_utils.__path__) if not m.ispkg]\n"
-        "for name in names: importlib.import_module(f'course_utils.{name}')\n"
-        "from course_utils import paths\n"
+        "names = [m.name for m in pkgutil.walk_packages(course_utils.__path__, 'course_utils.')\n"
+        "         if not m.ispkg and not m.name.startswith('course_utils.tooling.')]\n"
+        "for name in names: importlib.import_module(name)\n"
+        "from course_utils.core import paths\n"
         "for part in ('resources/llm_timeline.csv', 'results/finetune_search.jsonl'):\n"
         "    assert paths.package_file(*part.split('/')).is_file(), part\n"
         "print(course_utils.__file__, len(names), course_utils.course_repo())\n"

@@ -47,10 +47,10 @@ START_TIMEOUT_S = 120
 RUN_TIMEOUT_MS = 240_000
 
 VIEW_CELLS = [
-    "from course_utils import attention_views as av\n"
-    "from course_utils import neuron_view as nv\n"
-    "from course_utils import offline_views as ov\n"
-    "from course_utils.models import load_encoder\n"
+    "from course_utils.views import attention as av\n"
+    "from course_utils.views import neuron as nv\n"
+    "from course_utils.views import offline as ov\n"
+    "from course_utils.core.models import load_encoder\n"
     'tokenizer, model, model_name = load_encoder("bundled", attentions=True, verbose=False)\n'
     f"(tired,) = av.extract_attentions(model, tokenizer, [{SENTENCE!r}])",
     'ov.show(av.render_view(tired, "head", layer=2, heads=[0], include_layers=[2]))',
@@ -59,7 +59,7 @@ VIEW_CELLS = [
     'ov.show(nv.render_neuron_view(neuron_model, neuron_tokenizer, "the film was good", layer=0,'
     " head=0))",
     "import time\n"
-    "from course_utils.progress import progress\n"
+    "from course_utils.core.progress import progress\n"
     'for _ in progress(range(20), desc="steps"):\n'
     "    time.sleep(0.01)",
 ]

@@ -1,4 +1,5 @@
-"""course_utils.keywords: c-TF-IDF, KeyBERT-style, LDA and the topic metrics, known answers."""
+"""course_utils.embeddings.keywords: c-TF-IDF, KeyBERT-style, LDA and the topic metrics, known
+answers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from course_utils import keywords as kw
+from course_utils.embeddings import keywords as kw
 
 VOCAB = ["apple", "banana", "car", "engine"]
 # 4 documents: two about fruit (cluster 0), two about cars (cluster 1)

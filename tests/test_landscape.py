@@ -1,4 +1,5 @@
-"""course_utils.landscape: the model table is well-formed and the figures draw every model."""
+"""course_utils.overview.landscape: the model table is well-formed and the figures draw every
+model."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from course_utils import landscape  # noqa: E402
-from course_utils.paths import package_file  # noqa: E402
+from course_utils.core.paths import package_file  # noqa: E402
+from course_utils.overview import landscape  # noqa: E402
 
 
 def test_timeline_table_is_complete() -> None:

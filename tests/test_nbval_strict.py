@@ -21,7 +21,7 @@ BREAKS = {
     # the kernel forgets to scale by sqrt(D): an assert against PyTorch fails
     "kernel": """
 import math
-import course_utils.attention as attention
+import course_utils.transformer.attention as attention
 
 _original = attention.scaled_dot_product_attention
 
@@ -32,7 +32,7 @@ attention.scaled_dot_product_attention = broken
 """,
     # the loader returns the test split in another order: printed outputs differ
     "loader": """
-import course_utils.data as data
+import course_utils.core.data as data
 
 _original = data.load_rotten_tomatoes
 

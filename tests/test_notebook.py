@@ -1,4 +1,4 @@
-"""course_utils.notebook (setup, seeds, results) and course_utils.tooling.runner."""
+"""course_utils.core.notebook (setup, seeds, results) and course_utils.tooling.runner."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import notebook
+from course_utils.core import devices, notebook
 from course_utils.tooling import runner
 
 
@@ -49,15 +49,15 @@ def test_setup_reports_model_and_data(
 
 def test_pick_device_honours_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
-    assert notebook.pick_device() == torch.device("cpu")
-    assert notebook.pick_device("meta") == torch.device("meta")
+    assert devices.pick_device() == torch.device("cpu")
+    assert devices.pick_device("meta") == torch.device("meta")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_a_device_this_machine_lacks_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSE_DEVICE", "cuda")
     with pytest.raises(ValueError, match="'cuda' was requested.*cannot use it here"):
-        notebook.pick_device()
+        devices.pick_device()
 
 
 def test_record_results_prints_outside_a_kernel(capsys) -> None:
@@ -148,9 +148,9 @@ def test_runner_executes_and_summarises(monkeypatch: pytest.MonkeyPatch, tmp_pat
     make_notebook(
         nbs / "00_ok.ipynb",
         [
-            "from course_utils.notebook import record_results\nx = 6 * 7\nprint(x)",
+            "from course_utils.core.notebook import record_results\nx = 6 * 7\nprint(x)",
             'record_results("00_ok", model="tiny", data="toy", answer=x)',
-            "from course_utils.progress import progress\n"
+            "from course_utils.core.progress import progress\n"
             "for _ in progress(range(40), desc='steps'):\n    pass\n"
             "for _ in progress(range(3), desc='gone', leave=False):\n    pass",
         ],
@@ -207,7 +207,7 @@ def stale_notebook(path: Path) -> Path:
         [
             "x = 1",
             "assert x == 2, 'x changed'",
-            "from course_utils.notebook import record_results\n"
+            "from course_utils.core.notebook import record_results\n"
             'record_results("03_stale", model="m", data="d", answer=41)',
         ],
     )
@@ -283,12 +283,12 @@ def test_a_bare_assert_is_found(tmp_path: Path) -> None:
 
 
 def test_mixed_precision_only_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert notebook.autocast_dtype("cpu") is None
-    assert notebook.autocast_dtype(torch.device("mps")) is None
+    assert devices.autocast_dtype("cpu") is None
+    assert devices.autocast_dtype(torch.device("mps")) is None
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert notebook.autocast_dtype("cuda:0") is torch.bfloat16
+    assert devices.autocast_dtype("cuda:0") is torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert notebook.autocast_dtype("cuda") is torch.float16  # older GPUs: fp16 (+ a scaler)
+    assert devices.autocast_dtype("cuda") is torch.float16  # older GPUs: fp16 (+ a scaler)
 
 
 def test_quiet_logs_leaves_warnings_alone() -> None:
@@ -388,7 +388,7 @@ def test_limit_threads_caps_every_pool_in_a_fresh_process() -> None:
     import sys
 
     code = (
-        "from course_utils.notebook import limit_threads\n"
+        "from course_utils.core.notebook import limit_threads\n"
         "limit_threads(1)\n"
         "import numba, torch\n"
         "from threadpoolctl import threadpool_info\n"

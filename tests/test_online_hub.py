@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from loopback_hub import KNOWN_SHAPES, LoopbackHub, build_repos, distilbert_repo
 
-from course_utils.data import load_from_folder
+from course_utils.core.data import load_from_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = os.environ.get("COURSE_DATA_DIR") or str(ROOT.parent / "shared/data/rotten_tomatoes")
@@ -59,7 +59,7 @@ def test_one_segment_dataset_id_is_refused_and_caught(hub: LoopbackHub, tmp_path
         """
         import json
         import datasets
-        from course_utils import data
+        from course_utils.core import data
         try:
             datasets.load_dataset("rotten_tomatoes")
             raw = "loaded"
@@ -84,11 +84,12 @@ def test_online_then_offline_from_the_cache(hub: LoopbackHub, tmp_path: Path) ->
     notebooks use works on the real repo shapes. Day two offline: the same from the cache."""
     code = """
         import json
-        from course_utils import data, models, neuron_view
-        from course_utils.bert import BertEncoder
-        from course_utils.gpt2 import load_gpt2
-        from course_utils.hub import hub_decision
-        from course_utils.topics import load_embedding_model
+        from course_utils.core import data, models
+        from course_utils.views import neuron as neuron_view
+        from course_utils.transformer.bert import BertEncoder
+        from course_utils.decoder.gpt2 import load_gpt2
+        from course_utils.core.hub import hub_decision
+        from course_utils.topics.pipeline import load_embedding_model
 
         rt = data.load_rotten_tomatoes()
         where = data.resolve_data_source()
@@ -186,8 +187,8 @@ def test_neuron_view_and_encoder_strip_the_same_heads(tmp_path: Path) -> None:
     drop its MLM head by the one rule (bert.is_task_head), and agree on the attention."""
     import torch
 
-    from course_utils import neuron_view
-    from course_utils.bert import BertEncoder
+    from course_utils.transformer.bert import BertEncoder
+    from course_utils.views import neuron as neuron_view
 
     repo = distilbert_repo()
     for name, content in repo.files.items():

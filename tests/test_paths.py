@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import decoder_training, embeddings, neuron_view, offline_views, paths
+from course_utils.core import paths
+from course_utils.decoder import training as decoder_training
+from course_utils.embeddings import sentence as embeddings
+from course_utils.views import neuron as neuron_view
+from course_utils.views import offline as offline_views
 
-PACKAGE = Path(paths.__file__).resolve().parent
+PACKAGE = Path(paths.__file__).resolve().parents[1]  # course_utils/
 SHIPPED = [
     ("resources", "llm_timeline.csv"),
     ("resources", "polysemy_sentences.csv"),
@@ -35,8 +39,8 @@ def test_a_missing_package_file_says_how_to_fix_it() -> None:
 def test_no_module_reaches_up_from_its_file_to_the_repository() -> None:
     """Path arithmetic from __file__ works in a checkout and breaks once installed."""
     offenders = [
-        f"{path.name}:{n}"
-        for path in sorted(PACKAGE.glob("*.py"))
+        f"{path.relative_to(PACKAGE)}:{n}"
+        for path in sorted(PACKAGE.rglob("*.py"))
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if re.search(r"__file__\)?\.resolve\(\)\.parent|__file__.*parents?\[", line)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from course_utils.progress import MAX_REDRAWS, MIN_SECONDS, progress
+from course_utils.core.progress import MAX_REDRAWS, MIN_SECONDS, progress
 
 
 def test_redraws_are_bounded_by_count_and_time() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.notebook import results_from_notebook
+from course_utils.core.notebook import results_from_notebook
 from course_utils.tooling import records
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""course_utils.reduction: metrics with known answers, reducers, AE/VAE training."""
+"""course_utils.embeddings.reduction: metrics with known answers, reducers, AE/VAE training."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-from course_utils import reduction as rd
+from course_utils.embeddings import reduction as rd
 
 
 @pytest.fixture(autouse=True)

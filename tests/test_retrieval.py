@@ -1,11 +1,11 @@
-"""course_utils.retrieval on hand-made vectors with known answers."""
+"""course_utils.embeddings.retrieval on hand-made vectors with known answers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from course_utils import retrieval
+from course_utils.embeddings import retrieval
 
 TEXTS = ["north", "north-east", "east", "south"]
 VECS = np.array([[0, 1], [1, 1], [1, 0], [0, -1]], dtype=np.float32)

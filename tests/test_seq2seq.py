@@ -1,4 +1,5 @@
-"""course_utils.seq2seq: the encoder-decoder reverser's data, training loop and decoding."""
+"""course_utils.transformer.seq2seq: the encoder-decoder reverser's data, training loop and
+decoding."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import seq2seq as s2s
+from course_utils.transformer import seq2seq as s2s
 
 TINY = s2s.Seq2SeqConfig(d_model=32, num_heads=2, layers=1, d_ff=64, steps=150, batch_size=32)
 

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from course_utils import notebook
+from course_utils.core import notebook
 from course_utils.tooling import slides
 from course_utils.tooling.browser import check_page
 
@@ -91,7 +91,7 @@ def test_render_errors_name_what_is_missing(tmp_path: Path, template: str, messa
 
 
 def test_lecture_and_bound_placeholders_read_the_one_table_and_the_claims() -> None:
-    from course_utils.evaluate import LECTURE_DISTILBERT
+    from course_utils.classification.evaluate import LECTURE_DISTILBERT
     from course_utils.tooling.stability import bounds_for
 
     text, _ = slides.render(

@@ -1,4 +1,4 @@
-"""course_utils.static_embeddings: word2vec, input embeddings and contextual vectors."""
+"""course_utils.embeddings.static: word2vec, input embeddings and contextual vectors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from tiny_models import tiny_bert_config
 from transformers import AutoTokenizer, BertModel
 
-from course_utils import static_embeddings as se
-from course_utils.models import bundled_model_path
+from course_utils.core.models import bundled_model_path
+from course_utils.embeddings import static as se
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""course_utils.topics: each BERTopic stage against a reference or a known answer."""
+"""course_utils.topics.pipeline: each BERTopic stage against a reference or a known answer."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import pandas as pd
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from course_utils import topic_outliers, topic_plots, topic_store, topic_timing, topics
-from course_utils.models import bundled_model_path
+from course_utils.core.models import bundled_model_path
+from course_utils.topics import outliers as topic_outliers
+from course_utils.topics import pipeline as topics
+from course_utils.topics import plots as topic_plots
+from course_utils.topics import store as topic_store
+from course_utils.topics import timing as topic_timing
 
 # Three planted topics: documents draw words from one topic's vocabulary, and their
 # embeddings are tight Gaussian blobs around one centre per topic (d = 16).
@@ -312,7 +316,7 @@ def test_no_private_bertopic_api() -> None:
 
     private = {n for n in dir(BERTopic) if n.startswith("_") and not n.startswith("__")}
     private |= {"_outliers", "_topic_id_to_zeroshot_topic_idx"}
-    root = Path(topics.__file__).parent
+    root = Path(topics.__file__).parents[1]  # course_utils/
     from IPython.core.inputtransformer2 import TransformerManager
 
     sources = {str(f): f.read_text() for f in root.rglob("*.py")}
@@ -336,7 +340,7 @@ def test_no_private_bertopic_api() -> None:
 
 
 def test_domain_stop_words_leave_the_topics_and_change_their_words(corpus) -> None:
-    from course_utils import keywords as kw
+    from course_utils.embeddings import keywords as kw
 
     docs, emb, _ = corpus
     model = topics.build_topic_model(

@@ -1,4 +1,5 @@
-"""course_utils.train: one loop for heads and fine-tuning, resume, data parallel, bad input."""
+"""course_utils.classification.train: one loop for heads and fine-tuning, resume, data parallel, bad
+input."""
 
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 from tiny_models import tiny_bert, toy_reviews
 
-from course_utils import train as train_mod
-from course_utils.checkpoint import CheckpointError
-from course_utils.classifier import (
+from course_utils.classification import train as train_mod
+from course_utils.classification.checkpoint import CheckpointError
+from course_utils.classification.classifier import (
     ClassificationData,
     LinearHead,
     TextClassifier,
     set_trainable_blocks,
 )
-from course_utils.train import TrainConfig, fit, predict_proba, run_key
+from course_utils.classification.train import TrainConfig, fit, predict_proba, run_key
 
 
 def toy_data(folder: Path, n_train: int = 96, n_val: int = 32):
@@ -66,7 +67,7 @@ def test_fine_tuning_a_tiny_model_learns_the_toy_task(tmp_path: Path) -> None:
     assert probs.shape == (len(val), 2)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-6)
     # the best epoch's weights were restored: predicting again gives its validation AUC
-    from course_utils.evaluate import classification_metrics
+    from course_utils.classification.evaluate import classification_metrics
 
     assert classification_metrics(val.labels.numpy(), probs)["auc"] == pytest.approx(
         result.best_auc
@@ -266,7 +267,7 @@ def test_best_searched_config_picks_the_validation_best_run_of_the_model(tmp_pat
 
 
 def test_shards_are_never_empty() -> None:
-    from course_utils.train import shard
+    from course_utils.classification.train import shard
 
     assert [shard(np.arange(5), r, 2).tolist() for r in range(2)] == [[0, 2, 4], [1, 3]]
     assert [shard(np.array([7]), r, 3).tolist() for r in range(3)] == [[7], [7], [7]]
@@ -279,9 +280,9 @@ def test_torchrun_trains_the_notebook_head_like_one_process(tmp_path: Path, rt_f
     import subprocess
     import sys
 
-    from course_utils.data import load_from_folder
-    from course_utils.embeddings import encode
-    from course_utils.models import load_encoder
+    from course_utils.core.data import load_from_folder
+    from course_utils.core.models import load_encoder
+    from course_utils.embeddings.sentence import encode
 
     ds = load_from_folder(rt_folder)
     tokenizer, encoder, _ = load_encoder("bundled", verbose=False)

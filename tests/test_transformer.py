@@ -11,11 +11,10 @@ import torch
 from tiny_models import tiny_bert, tiny_bert_config, tiny_distilbert
 from torch import nn
 
-from course_utils.bert import BertConfig, BertEncoder
-from course_utils.embeddings import pool
-from course_utils.models import bundled_model_path
-from course_utils.positional import SinusoidalPositionalEncoding, sinusoidal_encoding
-from course_utils.transformer import (
+from course_utils.core.models import bundled_model_path
+from course_utils.embeddings.sentence import pool
+from course_utils.transformer.bert import BertConfig, BertEncoder
+from course_utils.transformer.blocks import (
     DecoderBlock,
     EncoderBlock,
     MultiHeadAttention,
@@ -23,6 +22,7 @@ from course_utils.transformer import (
     convert_torch_state_dict,
     merge_masks,
 )
+from course_utils.transformer.positional import SinusoidalPositionalEncoding, sinusoidal_encoding
 
 ATOL = 1e-5
 SENTENCES = [

@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils.classification.train import TrainConfig
 from course_utils.tooling.typed_numbers import measured_numbers, prose, stray_digits
-from course_utils.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DECK = ROOT / "slides" / "deck.md"

@@ -418,7 +418,7 @@ def _encoder(name: str | None = None, attentions: bool = True) -> Any:
     import contextlib
     import io
 
-    from course_utils.models import load_encoder
+    from course_utils.core.models import load_encoder
 
     with contextlib.redirect_stdout(io.StringIO()):
         return load_encoder(name, attentions=attentions, verbose=False)
@@ -430,7 +430,7 @@ def _sentences(split: str) -> tuple[str, ...]:
     import contextlib
     import io
 
-    from course_utils.data import load_rotten_tomatoes
+    from course_utils.core.data import load_rotten_tomatoes
 
     with contextlib.redirect_stdout(io.StringIO()):
         return tuple(load_rotten_tomatoes()[split]["text"])

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.models import short_name
+from course_utils.core.models import short_name
 
 from ._core import (
     _array,
@@ -273,8 +273,8 @@ def _word_search(query: str, texts: Sequence[str], k: int, **mistake: bool) -> l
 def _meaning_index() -> tuple[Any, Any, Any, tuple[str, ...], str]:
     """The notebook's semantic search on the test sentences: (index, model, tokenizer, texts,
     model name); the embeddings come from the course's cache after the first run."""
-    from course_utils.embeddings import encode
-    from course_utils.retrieval import SemanticIndex
+    from course_utils.embeddings.retrieval import SemanticIndex
+    from course_utils.embeddings.sentence import encode
 
     tokenizer, model, name = _encoder()
     texts = _sentences("test")
@@ -339,7 +339,7 @@ def check_word_search(
         return [texts.index(hit.text) for hit in index.search(vector, SEARCH_K)[0]]
 
     def encode_query(query: str) -> np.ndarray:
-        from course_utils.embeddings import encode
+        from course_utils.embeddings.sentence import encode
 
         return encode([query], model, tokenizer, pooling="mean", cache=False, progress=False)
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from course_utils.models import short_name
+from course_utils.core.models import short_name
 
 from ._core import (
     _allclose,
@@ -203,7 +203,7 @@ def check_causal_attention(causal_attention: Callable[..., Any]) -> str:
 def check_sinusoidal_encoding(sinusoidal_encoding: Callable[[int, int], Any]) -> str:
     """Exercise 01.3: ``sinusoidal_encoding(num_positions, dim)`` is Vaswani et al.'s table;
     with it added, attention is no longer blind to the order of the tokens."""
-    from course_utils.positional import sinusoidal_encoding as reference
+    from course_utils.transformer.positional import sinusoidal_encoding as reference
 
     for p, d in ((6, 4), (50, 16), (3, 2)):
         got = _tensor(_call(sinusoidal_encoding, p, d, when=f"for ({p}, {d})"))

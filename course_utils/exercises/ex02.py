@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_utils.models import short_name
+from course_utils.core.models import short_name
 
 from ._core import (
     _array,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_utils.models import short_name
+from course_utils.core.models import short_name
 
 from ._core import (
     _allclose,
@@ -118,7 +118,7 @@ def check_knn_kept(knn_kept: Callable[..., Any]) -> str:
     neighbours in ``x`` (itself excluded) that are among its ``k`` nearest in ``y``."""
     from sklearn.neighbors import NearestNeighbors
 
-    from course_utils.reduction import knn_preservation
+    from course_utils.embeddings.reduction import knn_preservation
 
     rng = np.random.default_rng(10)
     x = rng.standard_normal((80, 10))
@@ -185,7 +185,7 @@ def _gap(vectors: np.ndarray, senses: Sequence[Any], *, diagonal: bool = False, 
 def _layer_vectors(model: Any, tokenizer: Any, word: str, sentences: Sequence[str]):
     """Per sentence and hidden layer: the word's vector (mean of its tokens) and the sentence's
     mean vector; shapes ``(layers + 1, n, d)`` each."""
-    from course_utils.static_embeddings import find_word
+    from course_utils.embeddings.static import find_word
 
     words, means = [], []
     for sentence in sentences:
@@ -200,7 +200,7 @@ def _layer_vectors(model: Any, tokenizer: Any, word: str, sentences: Sequence[st
 
 
 def _sense_examples(word: Any, sentences: Any, senses: Any) -> tuple[str, list[str], list[Any]]:
-    from course_utils.static_embeddings import find_word
+    from course_utils.embeddings.static import find_word
 
     if not isinstance(word, str) or not word.strip() or not sentences:
         raise _NotDone(
@@ -244,7 +244,7 @@ def check_sense_gap_by_layer(
     between the word's vectors within a sense minus across senses; checked on the course's
     "bank" sentences and on the learner's own word, then the layer where the learner's gap
     peaks is compared with the prediction."""
-    from course_utils.static_embeddings import load_polysemy_sentences
+    from course_utils.embeddings.static import load_polysemy_sentences
 
     word, sentences, senses = _sense_examples(word, sentences, senses)
     tokenizer, model, name = _course(_encoder)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.models import short_name
+from course_utils.core.models import short_name
 
 from ._core import (
     _array,
@@ -104,7 +104,7 @@ def check_class_tfidf(class_tfidf: Callable[..., Any]) -> str:
     cluster (ascending id, ``-1`` left out)."""
     from scipy import sparse
 
-    from course_utils.keywords import class_tfidf as reference
+    from course_utils.embeddings.keywords import class_tfidf as reference
 
     vocab = ["film", "funny", "ghost", "laugh", "night", "scary"]
     tiny = np.array(
@@ -263,7 +263,7 @@ def _reduced_map() -> tuple[np.ndarray, str]:
     min_dist 0, seeded): the map HDBSCAN clusters in notebook 04."""
     import umap
 
-    from course_utils.embeddings import encode
+    from course_utils.embeddings.sentence import encode
 
     tokenizer, model, name = _encoder()
     with contextlib.redirect_stdout(io.StringIO()):

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.evaluate import expected_calibration_error as reference_ece
-from course_utils.models import short_name
+from course_utils.classification.evaluate import expected_calibration_error as reference_ece
+from course_utils.core.models import short_name
 
 from ._core import (
     _array,
@@ -238,7 +238,7 @@ def _before_after() -> tuple[Any, Any, Any, str]:
 
     tokenizer, model, name = _encoder(attentions=False)  # no weights needed: the fast kernel
     with contextlib.redirect_stdout(io.StringIO()):
-        from course_utils.data import load_rotten_tomatoes
+        from course_utils.core.data import load_rotten_tomatoes
 
         train = load_rotten_tomatoes()["train"].shuffle(seed=0)
     after = copy.deepcopy(model).train()

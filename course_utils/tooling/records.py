@@ -4,7 +4,7 @@ After a notebook's last cell, :mod:`course_utils.tooling.runner` runs one more c
 kernel, :func:`record` with the kernel's namespace, and removes that cell again: the numbers
 (with the model and data that produced them) go into the executed notebook's metadata under
 ``"course_results"``, where the run summary and the slides read them
-(:func:`course_utils.notebook.results_from_notebook`). The learner never sees this cell.
+(:func:`course_utils.core.notebook.results_from_notebook`). The learner never sees this cell.
 
 One function per notebook maps the names its cells define to the recorded numbers.
 """
@@ -140,7 +140,7 @@ RECORDERS: dict[str, Callable[[Namespace], Numbers]] = {
 
 def collect(notebook: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
     """The record of ``notebook`` from its variables: ``{"notebook", "model", "data",
-    "results"}``, as :func:`course_utils.notebook.record_results` shows it."""
+    "results"}``, as :func:`course_utils.core.notebook.record_results` shows it."""
     if notebook not in RECORDERS:
         raise KeyError(f"No recorder for {notebook!r}; known: {', '.join(RECORDERS)}")
     numbers = RECORDERS[notebook](Namespace(notebook, namespace))
@@ -150,7 +150,7 @@ def collect(notebook: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
 
 def record(notebook: str, namespace: Mapping[str, Any]) -> None:
     """Run in the notebook's kernel by the runner: display the record with its metadata."""
-    from course_utils.notebook import record_results
+    from course_utils.core.notebook import record_results
 
     found = collect(notebook, namespace)
     record_results(notebook, model=found["model"], data=found["data"], **found["results"])

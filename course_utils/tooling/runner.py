@@ -1,7 +1,7 @@
 """Execute the course's notebooks top to bottom and summarise what each produced.
 
 ``python -m course_utils.tooling.runner`` (what ``make run`` calls, from the repository's
-root) first checks that the data can be had (:func:`course_utils.data.check_available`: a
+root) first checks that the data can be had (:func:`course_utils.core.data.check_available`: a
 clear error in a second rather than a failure inside the first notebook), then executes every
 notebook in ``notebooks/`` of the working folder in order, writes the executed copies to
 ``build/notebooks/`` and a summary to ``build/results.md`` and ``build/results.json``: per
@@ -30,9 +30,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from course_utils.data import DataError, check_available
+from course_utils.core.data import DataError, check_available
 
-RESULTS_METADATA_KEY = "course_results"  # = course_utils.notebook's (that module imports torch)
+RESULTS_METADATA_KEY = "course_results"  # = course_utils.core.notebook's (it imports torch)
 
 NOTEBOOK_DIR = Path("notebooks")  # relative to the working folder: make runs from the root
 BUILD_DIR = Path("build")
@@ -340,7 +340,7 @@ def execute(path: Path, out_path: Path, until_heading: str | None = None) -> Not
     nbformat.write(nb, out_path)
     record: dict[str, Any] = {}
     if not error:
-        from course_utils.notebook import results_from_notebook  # imports torch: not at start-up
+        from course_utils.core.notebook import results_from_notebook  # torch: not at start-up
 
         record = results_from_notebook(out_path) or {}
     return NotebookRun(path.stem, seconds, not error, error, record, saved=str(out_path),
@@ -349,7 +349,7 @@ def execute(path: Path, out_path: Path, until_heading: str | None = None) -> Not
 
 def summarise(runs: list[NotebookRun]) -> str:
     """A Markdown table: notebook, status, wall time, model, data, claims, headline numbers."""
-    from course_utils.notebook import format_number
+    from course_utils.core.notebook import format_number
 
     lines = [
         "# Course run summary",

@@ -5,14 +5,14 @@ from the executed notebooks, so the slides never drift from what the notebooks c
 
 * ``{{ figure NAME }}``: the image output of the notebook cell tagged ``slide:NAME``;
 * ``{{ result NOTEBOOK KEY }}``: a headline number the notebook stored with
-  :func:`course_utils.notebook.record_results`, as ``0.912`` (``1.4e-05`` when tiny), or in an
+  :func:`course_utils.core.notebook.record_results`, as ``0.912`` (``1.4e-05`` when tiny), or in an
   optional Python format spec: ``{{ result NOTEBOOK KEY .1% }}`` gives ``55.9%``;
 * ``{{ source NOTEBOOK }}``: the model and data that produced that notebook's numbers;
   ``{{ model NOTEBOOK }}`` and ``{{ data NOTEBOOK }}``: each on its own;
 * ``{{ colab NOTEBOOK }}`` / ``{{ repo NOTEBOOK }}``: links built from
   :func:`course_utils.course_repo`;
 * ``{{ lecture SPLIT COLUMN }}``: the lecture's own DistilBERT number, from the one cited table
-  :data:`course_utils.evaluate.LECTURE_DISTILBERT` (e.g. ``{{ lecture test raw }}``);
+  :data:`course_utils.classification.evaluate.LECTURE_DISTILBERT` (e.g. ``{{ lecture test raw }}``);
 * ``{{ bound NOTEBOOK QUANTITY }}``: the limit a notebook's claim puts on a quantity
   (:data:`course_utils.tooling.stability.BOUNDS`), so a slide quoting it cannot drift from the
   check.
@@ -41,7 +41,7 @@ from typing import Any
 import nbformat
 
 from course_utils import course_repo
-from course_utils.notebook import format_number, results_from_notebook
+from course_utils.core.notebook import format_number, results_from_notebook
 from course_utils.tooling.browser import chromium_path
 
 # relative to the working folder: `make slides` runs from the repository's root
@@ -101,7 +101,7 @@ def collect(notebooks: list[Path]) -> tuple[dict[str, Figure], dict[str, dict[st
 
 def format_value(value: Any, spec: str | None = None) -> str:
     """A recorded value as the deck shows it: ``spec`` if given, else as the run summary prints
-    it (:func:`course_utils.notebook.format_number`, the course's one number format)."""
+    it (:func:`course_utils.core.notebook.format_number`, the course's one number format)."""
     if spec is not None:
         try:
             return format(value, spec)
@@ -157,7 +157,7 @@ def render(
         if kind in ("model", "data"):
             return str(record_of(args[0])[kind])
         if kind == "lecture":
-            from course_utils.evaluate import LECTURE_DISTILBERT
+            from course_utils.classification.evaluate import LECTURE_DISTILBERT
 
             key = (args[0], args[1].replace("_", "-"))
             if key not in LECTURE_DISTILBERT:

@@ -3,10 +3,10 @@
 Float results differ in their last bits between CPUs (kernel selection, vector width, thread
 count), and UMAP, t-SNE, HDBSCAN, BERTopic and every training loop turn those bits into
 visibly different numbers. So the notebooks print measured numbers in cells that nbval does
-not compare, and check them through :func:`course_utils.checks.check_claims`, whose printed
+not compare, and check them through :func:`course_utils.core.checks.check_claims`, whose printed
 lines are the same on every machine while the claims hold.
 
-A claim about a stochastic quantity is a :class:`~course_utils.checks.Bound`. Its limit is not
+A claim about a stochastic quantity is a :class:`~course_utils.core.checks.Bound`. Its limit is not
 a guess: ``bench/measure_spread.py`` runs each quantity over several seeds and two numerical
 profiles (this machine's default threads and kernels, and :data:`PERTURBED_ENV`: one thread,
 AVX2 kernels, a different BLAS core type) and records every value in
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-# The claims themselves live in course_utils.checks, which the notebooks use; re-exported here
+# The claims themselves live in course_utils.core.checks, which the notebooks use; re-exported here
 # for the machinery (bench/measure_spread.py, tests) that reads them beside the spread.
-from course_utils.checks import (
+from course_utils.core.checks import (
     BOUNDS,
     MEASURED_ON,
     MODEL_FACTS,
