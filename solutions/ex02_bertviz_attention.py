@@ -20,16 +20,16 @@ PREDICTIONS = {"02.1": "yes"}
 # --- 02.1 -----------------------------------------------------------------------------------
 # The relation: an adjective -> the noun it describes (the head is chosen on CHOOSE).
 CHOOSE = [
-    ("She bought a red car last week.", "red", "car"),
+    ("She bought a red sports car last week.", "red", "car"),
     ("The tall man opened the door.", "tall", "man"),
-    ("We walked along a quiet road at night.", "quiet", "road"),
+    ("We walked along a quiet country road at night.", "quiet", "road"),
     ("He told a funny story about his dog.", "funny", "story"),
-    ("They live in a small house near the sea.", "small", "house"),
+    ("They live in a small white house near the sea.", "small", "house"),
 ]
 HELD_OUT = [
     ("A young girl sang a sad song.", "young", "girl"),
-    ("The old bridge crosses a wide river.", "wide", "river"),
-    ("I read a long book on the train.", "long", "book"),
+    ("The old stone bridge crosses a wide river.", "old", "bridge"),
+    ("I read a long and boring book on the train.", "long", "book"),
 ]
 
 

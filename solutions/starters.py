@@ -32,9 +32,11 @@ def intro(notebook: str) -> str:
         "your function and says whether it is right and, if not, why; until you fill it in, it "
         'says "not done yet". Most checks try your function on small inputs they make '
         "themselves. The exercises with a **Predict** step run it on the course's "
-        "real model and data (seconds on a CPU, up to a minute for 05's fine-tuning): write "
-        "your prediction into `prediction` before anything else, and the check tells you "
-        "whether it held and why. The cells need nothing else from this notebook. Difficulty "
+        "real model, with the course's data or sentences you write (under a minute on a CPU; "
+        "the first one also loads the model): write your own inputs where the task asks for "
+        "them, then your prediction into `prediction`, before you write the function; the "
+        "check tells you whether the prediction held and why. The cells need nothing else "
+        "from this notebook. Difficulty "
         "rises from ★ to ★★★. Reference solutions are "
         f"in the course repository, in `{solutions_file(notebook)}`: try first!"
     )
@@ -59,7 +61,9 @@ Section 5.2 searched by meaning: a paraphrase found its original sentence. How d
    equal scores in the order of `texts`.
 
 The check compares your search with its own on three queries, then runs both searches on the
-1,066 test sentences for your question and your paraphrase and tells you which kept more.""",
+1,066 test sentences for your question and your paraphrase. A search **keeps** a result when a
+sentence it finds for `QUESTION` is also among those it finds for `PARAPHRASE` (for the word
+search, only sentences sharing at least one word with the query count as found).""",
     "03.4": """### Exercise 03.4 · Where do a word's senses separate? ★★★
 
 The sense table measured the last layer. Does the model tell the senses apart from the start,
@@ -69,15 +73,18 @@ the table) and follow it through the layers.
 1. Set `WORD`, at least 3 `SENTENCES` for each of its two senses (the word once in each, as a
    whole word) and `SENSES`, one label per sentence.
 2. **Predict** first: in which third of the hidden states (0 = the embedding layer, the last =
-   the output) is the gap between "within a sense" and "across senses" largest? Set
-   `prediction` to `"first"`, `"middle"` or `"last"`.
+   the output; for MiniLM's 7: first = 0-2, middle = 3-4, last = 5-6) is the gap between
+   "within a sense" and "across senses" largest? Set `prediction` to `"first"`, `"middle"` or
+   `"last"`.
 3. Write `sense_gap_by_layer(model, tokenizer, word, sentences, senses)`: run the model once per
    sentence with `output_hidden_states=True`; in every hidden state take the word's vector,
    the mean over its tokens (the tokens whose `offset_mapping` overlaps the word's characters,
-   which `find_word` from `course_utils.embeddings.static` gives); then per hidden state
-   compute, as in the sense table, the mean cosine similarity of the word's vectors within a
-   sense (a vector with itself left out) minus across senses. Return a NumPy array with one gap
-   per hidden state.
+   which `find_word` from `course_utils.embeddings.static` gives; pop `offset_mapping` from the
+   encoding before calling the model); then per hidden state compute the mean cosine
+   similarity over all pairs of different sentences with the same sense (both senses pooled)
+   minus the mean over all pairs across senses. Return a NumPy array with one gap per hidden
+   state. Write it yourself, without the package's `contextual_vectors` and
+   `sense_similarity`.
 
 The check compares your gaps with its own for the course's "bank" and for your word, then tells
 you where your word's senses separate most.""",
@@ -88,12 +95,14 @@ that counts as a topic; `min_samples` is how many close neighbours a sentence ne
 lying in a dense region.
 
 1. **Predict** first: at `min_cluster_size=25`, raising `min_samples` from 5 to 25 makes the
-   share of outliers go `"up"`, `"down"` or stay the `"same"`? Set `prediction`.
+   share of outliers go `"up"`, `"down"` or stay the `"same"` (within half a percentage point)?
+   Set `prediction`.
 2. Write `outlier_shares(reduced, settings)`: `reduced` is a UMAP map `(n, 5)` of sentence
    embeddings, `settings` a list of `(min_cluster_size, min_samples)` pairs. For each pair, fit
    `HDBSCAN(min_cluster_size=..., min_samples=..., metric="euclidean",
    cluster_selection_method="eom")` (`from hdbscan import HDBSCAN`) on `reduced`; return the
-   list of the shares of sentences labelled `-1`, numbers between 0 and 1.
+   list of the shares of sentences labelled `-1`, numbers between 0 and 1. A `min_samples` of
+   `None` is HDBSCAN's default (equal to `min_cluster_size`): pass it on as it is.
 
 The check reduces the 1,066 test sentences as BERTopic does, runs your function, compares it
 with its own and tells you whether your prediction held, and why.""",
@@ -103,12 +112,14 @@ Section 2 froze the encoder: none of its layers changed. Fine-tuning lets every 
 but which change most?
 
 1. **Predict** first: after a short fine-tuning run, in which part of the encoder have the
-   sentence vectors moved most, the `"bottom"` (the embeddings and first layers), the
-   `"middle"` or the `"top"`? Set `prediction`.
+   layers' outputs, the sentence vectors, moved most: the `"bottom"` (for MiniLM's 7 hidden
+   states 0-2, the embeddings and first layers), the `"middle"` (3-4) or the `"top"` (5-6)?
+   Set `prediction`.
 2. Write `layer_similarity(before, after, tokenizer, sentences)`: `before` is the pretrained
    encoder, `after` a copy fine-tuned for a few steps. For every sentence (one at a time, so
    no padding), run both with `output_hidden_states=True` and, in every hidden state, compare
-   the sentence's mean vector (the mean over its tokens) in `before` and in `after` by cosine
+   the sentence's mean vector (the mean over all its tokens, `[CLS]` and `[SEP]` included) in
+   `before` and in `after` by cosine
    similarity. Return a NumPy array with one number per hidden state, the mean over the
    sentences (1 = unchanged).
 
@@ -145,18 +156,21 @@ probability, the sum of $\\log P(w \\mid v)$ over its pairs (from `<s>` to `</s>
 
 Predict, then measure, on the pretrained MiniLM of section 7. A head that attends **by position**
 (the previous token, `[CLS]`, ...) puts its weights on the same places whatever the words are; a
-head that attends **by content** moves its weights when the words move. Shuffle a review's tokens
-(keeping `[CLS]` first and `[SEP]` last) and compare each head's attention row by row, at the
-same positions: rows that stay put mean a positional head.
+head that attends **by content** moves its weights when the words move. The check shuffles a
+review's tokens (keeping `[CLS]` first and `[SEP]` last); you compare each head's attention row
+by row, at the same positions: rows that stay put mean a head that ignores the words (one that
+looks at a neighbour, parks on `[CLS]` or `[SEP]`, or spreads its weights evenly).
 
-1. **Predict** first: in which third of the layers are the heads most positional? Set
+1. **Predict** first: in which third of MiniLM's 6 layers (numbered from 0: early = 0-1,
+   middle = 2-3, late = 4-5) do the rows, on average over the layer's heads, stay put most? Set
    `prediction` to `"early"`, `"middle"` or `"late"`.
 2. Write `positional_agreement(model, ids, shuffled_ids)`: `model` is the Hugging Face MiniLM
    (eager attention), `ids` a review's token ids and `shuffled_ids` the same tokens shuffled (two
-   lists). Run the model on each with `output_attentions=True`; for every layer, head and query
-   row `i`, take the **total variation** distance between row `i` of the two attention matrices,
-   `TV = ½ Σ_j |a_ij − b_ij|` (0 = identical rows, 1 = nothing in common); return a NumPy array
-   with one number per layer: the mean over heads and rows of `1 − TV`.
+   lists; the model wants a batch, `torch.tensor([ids])`, and returns each layer's attention as
+   `(1, heads, T, T)`). Run the model on each with `output_attentions=True`; for every layer,
+   head and query row `i`, take the **total variation** distance between row `i` of the two
+   attention matrices, `TV = ½ Σ_j |a_ij − b_ij|` (0 = identical rows, 1 = nothing in common);
+   return a NumPy array with one number per layer: the mean over heads and rows of `1 − TV`.
 3. Run the cell: the check runs your function on 12 shuffled test reviews, compares it with its
    own, and tells you which layer is most positional and whether your prediction held.""",
     "01.2": """### Exercise 01.2 · Causal self-attention ★★
@@ -190,15 +204,20 @@ stands for, a preposition and its object, ...) and look for a head of the notebo
 tracks it.
 
 1. Write at least 4 examples into `CHOOSE` and at least 2 new ones into `HELD_OUT`, each
-   `(sentence, from_word, to_word)`, with both words spelled as the tokenizer spells them
-   (lower case) and kept whole (`tokenizer.tokenize(sentence)` shows the tokens).
+   `(sentence, from_word, to_word)`, with both words spelled as `tokenizer.tokenize(sentence)`
+   spells them and kept whole. Vary the distance between the two words (put a word or two
+   between them), or a head that just looks at the next or previous token passes for your
+   relation.
 2. **Predict** first: will the head that scores best on `CHOOSE` still put over twice a uniform
-   share of its weight on the relation in `HELD_OUT`? Set `prediction` to `"yes"` or `"no"`.
+   share of its weight on the relation in `HELD_OUT`? (The uniform share is 1 / the number of
+   tokens, `[CLS]` and `[SEP]` included, averaged over `HELD_OUT`.) Set `prediction` to `"yes"`
+   or `"no"`.
 3. Write `link_weights(model, tokenizer, examples)`: for every example, run the model with
    `output_attentions=True`, find the two words among the tokens of the input ids (first
-   occurrence) and read every head's weight from `from_word` to `to_word`; return a NumPy array
-   `(layers, heads)`, the mean over the examples. (Section 6 called the package's
-   `av.link_scores`; write it yourself here.)
+   occurrence; `tokenizer.convert_ids_to_tokens`) and read every head's weight from `from_word`
+   (the query row `i`) to `to_word` (the key column `j`): `attentions[layer][0, head, i, j]`;
+   return a NumPy array `(layers, heads)`, the mean over the examples. (Section 6 called the
+   package's `av.link_scores`; write it yourself here.)
 
 The check compares your function with its own on section 6's sentences and on yours, picks the
 best head on `CHOOSE`, reads it on `HELD_OUT` and tells you whether your prediction held.""",
@@ -207,9 +226,11 @@ best head on `CHOOSE`, reads it on `HELD_OUT` and tells you whether your predict
 Section 4 computed the loss on windows of equal length. Sentences come in different lengths, so
 a batch is padded, and the padding positions carry the target `-100` (PyTorch's
 `ignore_index`). Write `perplexity(logits, targets)`: `logits` is a tensor `(B, T, V)`,
-`targets` a `(B, T)` tensor of token ids with `-100` where there is no token. Return the
+`targets` a `(B, T)` tensor of token ids with `-100` where there is no token; `targets[b, t]` is
+the token `logits[b, t]` should predict (already shifted: do not shift again). Return the
 perplexity of the batch as a number: `exp` of the mean cross-entropy (natural log) over the
-**real** target tokens, each token counting once, whatever the length of its sentence.""",
+**real** target tokens, each token counting once, whatever the length of its sentence. Write it
+without `F.cross_entropy` (a `log_softmax`, a `gather` and a mask).""",
     "02.3": """### Exercise 02.3 · Min-p sampling with a temperature ★★★
 
 Top-p keeps a fixed share of the probability mass; **min-p** keeps every token that is at least
@@ -316,7 +337,7 @@ prediction = None  # "first", "middle" or "last": where is the gap largest?
 WORD = ""  # a word with two senses
 SENTENCES = [  # at least 3 sentences per sense, the word in each
 ]
-SENSES = []  # one label per sentence, e.g. "field" or "sound"
+SENSES = []  # one label per sentence, e.g. "sense 1" or "sense 2"
 
 
 def sense_gap_by_layer(model: torch.nn.Module, tokenizer, word: str, sentences: list[str],
@@ -333,7 +354,7 @@ import numpy as np
 prediction = None  # "up", "down" or "same": the outlier share when min_samples goes 5 -> 25
 
 
-def outlier_shares(reduced: np.ndarray, settings: list[tuple[int, int]]) -> list[float]:
+def outlier_shares(reduced: np.ndarray, settings: list[tuple[int, int | None]]) -> list[float]:
     """HDBSCAN's share of outliers (label -1) for each (min_cluster_size, min_samples)."""
     # YOUR CODE HERE
     return None

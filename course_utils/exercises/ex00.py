@@ -343,26 +343,37 @@ def check_word_search(
 
         return encode([query], model, tokenizer, pooling="mean", cache=False, progress=False)
 
+    def found_by_words(query: str) -> set[int]:
+        """The word search's results that share at least one content word with the query."""
+        wanted = _content_words(query)
+        hits = _word_search(query, texts, SEARCH_K)
+        return {i for i in hits if wanted & _content_words(texts[i])}
+
     kept_meaning = len(set(meaning(question)) & set(meaning(paraphrase)))
-    kept_words = len(
-        set(_word_search(question, texts, SEARCH_K))
-        & set(_word_search(paraphrase, texts, SEARCH_K))
-    )
+    kept_words = len(found_by_words(question) & found_by_words(paraphrase))
+    q, r = (v[0] / np.linalg.norm(v[0]) for v in map(encode_query, (question, paraphrase)))
+    closeness = float(q @ r)
     outcome = (
         "meaning" if kept_meaning > kept_words else "words" if kept_words > kept_meaning else "tie"
     )
     shared = sorted(_content_words(question) & _content_words(paraphrase))
     why = {
-        "meaning": "the embeddings put a question and its paraphrase close together, so both "
-        "find the same sentences; word search sees only the words, and a paraphrase changes them",
-        "words": f"your two queries still share content words ({', '.join(shared) or 'none'}), "
-        "and word search leans on them; try a paraphrase that shares none",
-        "tie": "both searches kept as many; a paraphrase with fewer words in common, or a "
-        "question the reviews answer more often, tells them apart",
+        "meaning": f"the embeddings of your question and its paraphrase have cosine "
+        f"{closeness:.2f}, so they find many of the same sentences; word search sees only the "
+        "words, and the paraphrase changed them",
+        "words": f"your two queries share content words ({', '.join(shared)}) and word search "
+        "leans on them; try a paraphrase that shares none"
+        if shared
+        else f"the embeddings of your two queries have cosine {closeness:.2f} only: the model "
+        "reads them as asking for different things; try a closer paraphrase",
+        "tie": f"both searches kept as many (the two queries' embeddings have cosine "
+        f"{closeness:.2f}); a paraphrase with fewer words in common, or a question the reviews "
+        "answer more often, tells them apart",
     }[outcome]
     return (
         f"your word search matches the reference on 3 queries. Of the {SEARCH_K} test sentences "
-        f"each search finds, the paraphrase keeps {kept_meaning} by meaning ({short_name(name)}, "
-        f"{DATA}) and {kept_words} by words: {outcome} keeps more. "
+        f"each search finds for your question, the paraphrase keeps {kept_meaning} by meaning "
+        f"({short_name(name)}, {DATA}) and {kept_words} by words (counting only sentences that "
+        f"share a word with the query): {outcome}. "
         f"{_held(prediction, outcome)}. Why: {why}"
     )

@@ -108,14 +108,15 @@ def check_positional_agreement(positional_agreement: Callable[..., Any], predict
     mean = np.mean(got, axis=0)
     best = int(mean.argmax())
     outcome = _third(best, num_layers)
-    why = (
-        "a head whose weights stay put when the words move attends by position (the previous "
-        "or next token, [CLS]); such heads gather in the first layers, which build each "
-        "token's context from its neighbours, while later heads follow what the words say"
-        if outcome == "early"
-        else "in this model the heads that stay put when the words move sit in a later layer; "
-        "position, not content, steers them there"
-    )
+    why = {
+        "early": "a head whose rows stay put when the words move looks at places, not words (a "
+        "neighbour, [CLS] or [SEP], or everything evenly); here such heads weigh most in the "
+        "first layers, and the numbers show how the agreement falls with depth",
+        "middle": "heads whose rows stay put when the words move (a neighbour, [CLS] or [SEP], "
+        "or everything evenly) weigh most in the middle layers here; the numbers show where",
+        "late": "heads whose rows stay put when the words move (a neighbour, [CLS] or [SEP], or "
+        "everything evenly) weigh most in the last layers here; the numbers show where",
+    }[outcome]
     return (
         f"your agreement matches the reference on {len(pairs)} shuffled {DATA} reviews "
         f"({short_name(name)}); per layer: "

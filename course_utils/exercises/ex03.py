@@ -276,14 +276,18 @@ def check_sense_gap_by_layer(
         raise _Wrong(f"for {where}, {why}" if why else f"your gaps for {where} differ")
     best = int(np.argmax(got))
     outcome = DEPTH_CHOICES[min(3 * best // depth, 2)]
+    start = (
+        f"at the embedding layer the gap is {got[0]:.2f}: the word has one vector in every "
+        "sentence there (only its position differs); each layer mixes in more of the context"
+    )
     why = (
-        "at the embedding layer the word has one vector in every sentence (only its position "
-        "differs), so the gap starts near 0; each layer mixes in more of the context"
-        + (
-            ", and the senses are furthest apart in the upper layers"
-            if outcome != "first"
-            else ", yet for your word the first layers already tell the senses apart"
-        )
+        start
+        + {
+            "first": ", yet for your word the first layers already tell the senses apart most",
+            "middle": ", and your word's senses are furthest apart in the middle layers, "
+            "less so at the top",
+            "last": ", and your word's senses are furthest apart in the last layers",
+        }[outcome]
     )
     return (
         f"your gaps match the reference for the course's 'bank' and for {word!r} "

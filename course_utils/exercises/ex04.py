@@ -323,19 +323,25 @@ def check_outlier_shares(outlier_shares: Callable[..., Any], prediction: str) ->
         raise _Wrong(why or "your shares differ from HDBSCAN's outlier share at these settings")
     low, high = expected[0], expected[1]
     outcome = "up" if high > low + 0.005 else "down" if high < low - 0.005 else "same"
-    why = (
-        "min_samples is how many neighbours a point needs close by to count as dense; ask for "
-        "more and fewer points qualify, so more are left as noise, even though the clusters may "
-        "stay as large"
-        if outcome == "up"
-        else "on this map the dense regions are dense enough that a stricter min_samples "
-        "changes little"
-    )
+    biggest = max(np.mean(labels[1] == c) for c in set(labels[1].tolist()) - {-1})
+    clusters = len(set(labels[1].tolist()) - {-1})
+    why = {
+        "up": "min_samples is how many close neighbours a sentence needs to count as lying in a "
+        "dense region; ask for more and fewer sentences qualify, so more are left as outliers",
+        "down": "raising min_samples also changes which clusters survive; here the clusters it "
+        "keeps are bigger, and they take in sentences that were outliers before",
+        "same": "at these settings the map's dense regions hardly change with min_samples",
+    }[outcome]
+    if biggest > 0.8:
+        why += (
+            f"; note that with 'eom' at this size one cluster holds {biggest:.0%} of the "
+            "sentences, so the lever has little left to move"
+        )
     return (
         f"your shares match HDBSCAN's on the UMAP map of the {len(reduced):,} test sentences "
         f"({short_name(name)}, {DATA}): "
         + ", ".join(f"{m}/{s}: {v:.0%}" for (m, s), v in zip(settings, expected, strict=True))
-        + f" (min_cluster_size/min_samples). Raising min_samples from {settings[0][1]} to "
-        f"{settings[1][1]} moves the outlier share {outcome}. "
+        + f" (min_cluster_size/min_samples; {clusters} clusters at 25/25). Raising min_samples "
+        f"from {settings[0][1]} to {settings[1][1]}: {outcome}. "
         f"{_held(prediction, outcome)}. Why: {why}"
     )
