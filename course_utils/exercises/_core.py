@@ -32,6 +32,7 @@ them, :func:`verify_all` runs the checks on the functions of a namespace.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -185,6 +186,13 @@ def _run(exercise_id: str, answer_name: str, body: Callable[[Any], str], answer:
     return Verdict(exercise_id, "correct", verified)
 
 
+def _register(exercise: Exercise) -> Callable[..., Verdict]:
+    """Put ``exercise`` in :data:`EXERCISES` (its notebook from its id); return its check."""
+    notebook = NOTEBOOKS[exercise.id.split(".")[0]]
+    EXERCISES[exercise.id] = dataclasses.replace(exercise, notebook=notebook)
+    return exercise.check
+
+
 def _exercise(
     exercise_id: str, title: str, difficulty: int, answer: str
 ) -> Callable[[Callable[[Any], str]], Callable[[Any], Verdict]]:
@@ -198,15 +206,7 @@ def _exercise(
             return verdict
 
         check_answer.__annotations__ = {"answer_value": "Any", "return": "Verdict"}
-        EXERCISES[exercise_id] = Exercise(
-            id=exercise_id,
-            notebook=NOTEBOOKS[exercise_id.split(".")[0]],
-            title=title,
-            difficulty=difficulty,
-            answer=answer,
-            check=check_answer,
-        )
-        return check_answer
+        return _register(Exercise(exercise_id, "", title, difficulty, answer, check_answer))
 
     return register
 
@@ -249,17 +249,8 @@ def _experiment(
             "values": "Any",
             "return": "Verdict",
         }
-        EXERCISES[exercise_id] = Exercise(
-            id=exercise_id,
-            notebook=NOTEBOOKS[exercise_id.split(".")[0]],
-            title=title,
-            difficulty=difficulty,
-            answer=answer,
-            check=check_answer,
-            choices=choices,
-            inputs=inputs,
-        )
-        return check_answer
+        exercise = Exercise(exercise_id, "", title, difficulty, answer, check_answer)
+        return _register(dataclasses.replace(exercise, choices=choices, inputs=inputs))
 
     return register
 
